@@ -1,0 +1,3 @@
+from reliad.cli import main
+
+main()

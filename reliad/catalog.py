@@ -1,0 +1,132 @@
+"""The catalog: what happened, in SQLite under the state directory.
+
+Repositories are the truth about which backups exist; the catalog adds history that a
+repository cannot hold (failed and interrupted runs, errors) and answers `list` quickly.
+`reliad catalog rebuild` recreates the backup rows from a repository after the host is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from reliad.timeutil import iso, utcnow
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS backups (
+    id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    type TEXT NOT NULL,
+    requested_type TEXT,
+    base TEXT,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    files INTEGER DEFAULT 0,
+    bytes_read INTEGER DEFAULT 0,
+    bytes_stored INTEGER DEFAULT 0,
+    duration_s REAL,
+    error TEXT,
+    host TEXT,
+    pid INTEGER,
+    classes TEXT DEFAULT '[]',
+    depends_on TEXT DEFAULT '[]',
+    PRIMARY KEY (id, target)
+);
+CREATE INDEX IF NOT EXISTS backups_policy ON backups (policy, started_at);
+"""
+
+COLUMNS = ("id", "target", "policy", "type", "requested_type", "base", "status", "started_at",
+           "finished_at", "files", "bytes_read", "bytes_stored", "duration_s", "error", "host", "pid",
+           "classes", "depends_on")
+
+
+class Catalog:
+    def __init__(self, state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = state_dir / "catalog.db"
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self.db.executescript(SCHEMA)
+        self._mark_interrupted()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _mark_interrupted(self) -> None:
+        """A run still 'running' whose process is gone was killed: record it as failed."""
+        host = socket.gethostname()
+        rows = self.db.execute("SELECT id, target, pid FROM backups WHERE status='running' AND host=?",
+                               (host,)).fetchall()
+        for r in rows:
+            if r["pid"] != os.getpid() and not psutil.pid_exists(r["pid"]):
+                self.db.execute(
+                    "UPDATE backups SET status='failed', finished_at=?, "
+                    "error='interrupted: the process running this backup died' WHERE id=? AND target=?",
+                    (iso(utcnow()), r["id"], r["target"]))
+
+    def start(self, *, id: str, target: str, policy: str, type: str, requested_type: str,
+              base: str | None, started_at: str, classes: list[str]) -> None:
+        self.db.execute(
+            "INSERT INTO backups (id, target, policy, type, requested_type, base, status, started_at, "
+            "host, pid, classes) VALUES (?,?,?,?,?,?,'running',?,?,?,?)",
+            (id, target, policy, type, requested_type, base, started_at, socket.gethostname(),
+             os.getpid(), json.dumps(classes)))
+
+    def finish(self, id: str, target: str, **fields: Any) -> None:
+        for k in ("classes", "depends_on"):
+            if k in fields:
+                fields[k] = json.dumps(fields[k])
+        sets = ", ".join(f"{k}=?" for k in fields)
+        self.db.execute(f"UPDATE backups SET {sets} WHERE id=? AND target=?",
+                        (*fields.values(), id, target))
+
+    def upsert_from_header(self, target: str, h: dict[str, Any]) -> None:
+        stats = h.get("stats", {})
+        classes = sorted({c for s in h.get("sources", []) for c in s.get("classes", [])})
+        self.db.execute(
+            "INSERT OR REPLACE INTO backups (id, target, policy, type, requested_type, base, status, "
+            "started_at, finished_at, files, bytes_read, bytes_stored, duration_s, host, classes, depends_on) "
+            "VALUES (?,?,?,?,?,?,'ok',?,?,?,?,?,?,?,?,?)",
+            (h["id"], target, h["policy"], h["type"], h.get("requested_type"), h.get("base"),
+             h["started_at"], h.get("finished_at"), stats.get("files", 0), stats.get("bytes_read", 0),
+             stats.get("bytes_stored", 0), stats.get("duration_s"), h.get("host"), json.dumps(classes),
+             json.dumps(h.get("depends_on", []))))
+
+    def replace_target(self, target: str, headers: list[dict[str, Any]]) -> None:
+        """Make the ok rows of `target` exactly the given manifests; failed history stays."""
+        self.db.execute("BEGIN")
+        try:
+            self.db.execute("DELETE FROM backups WHERE target=? AND status='ok'", (target,))
+            for h in headers:
+                self.upsert_from_header(target, h)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
+    def backups(self, policy: str | None = None, target: str | None = None) -> list[dict[str, Any]]:
+        q, args = "SELECT * FROM backups WHERE 1=1", []
+        if policy:
+            q += " AND policy=?"
+            args.append(policy)
+        if target:
+            q += " AND target=?"
+            args.append(target)
+        q += " ORDER BY started_at, id"
+        out = []
+        for r in self.db.execute(q, args):
+            d = dict(r)
+            d["classes"] = json.loads(d["classes"] or "[]")
+            d["depends_on"] = json.loads(d["depends_on"] or "[]")
+            out.append(d)
+        return out

@@ -1,0 +1,316 @@
+"""The command line. Every command takes -c/--config and --json, and exits
+0 ok, 1 failed, 2 usage or configuration error, 3 damage found."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from reliad import __version__
+from reliad.config import Config, default_config_path, load_config
+from reliad.errors import ReliadError
+from reliad.logsetup import setup_logging
+from reliad.progress import Progress, human_bytes
+
+
+class Context:
+    def __init__(self, config_path: str | None, as_json: bool, verbose: int) -> None:
+        self.config_path = config_path
+        self.as_json = as_json
+        self.verbose = verbose
+        self._config: Config | None = None
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    def progress(self) -> Progress:
+        return Progress(enabled=None if not self.as_json else False)
+
+    def emit(self, data: Any, text: str | Callable[[], str]) -> None:
+        if self.as_json:
+            click.echo(json.dumps(data, indent=None, default=str))
+        else:
+            click.echo(text() if callable(text) else text)
+
+
+def command(group: click.Group, name: str | None = None, **kwargs: Any) -> Callable[..., Any]:
+    """A subcommand with the options every reliad command shares, and the error handling
+    that turns expected failures into one sentence and the right exit code."""
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @group.command(name, **kwargs)
+        @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+                      help=f"Configuration file (default: $RELIAD_CONFIG, else {default_config_path()}).")
+        @click.option("--json", "as_json", is_flag=True, help="Print one JSON document for scripts.")
+        @click.option("-v", "--verbose", count=True, help="Log progress events to stderr (-vv for debug).")
+        @functools.wraps(fn)
+        def run(config_path: str | None, as_json: bool, verbose: int, **kw: Any) -> None:
+            setup_logging(verbose)
+            ctx = Context(config_path, as_json, verbose)
+            try:
+                code = fn(ctx, **kw)
+            except ReliadError as e:
+                if as_json:
+                    click.echo(json.dumps({"ok": False, "error": str(e)}))
+                click.echo(f"reliad: error: {e}", err=True)
+                sys.exit(e.exit_code)
+            except KeyboardInterrupt:
+                click.echo("reliad: interrupted", err=True)
+                sys.exit(130)
+            sys.exit(code or 0)
+
+        return run
+
+    return wrap
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="reliad")
+def main() -> None:
+    """reliad: backups you can prove you can restore.
+
+    Backs up files and databases into checksummed repositories (local and offsite),
+    verifies them, and records every run. Start with `reliad backup POLICY`;
+    policies/ in the source tree has example configurations.
+    """
+
+
+# ---------------------------------------------------------------------------- backup
+@command(main, "backup")
+@click.argument("policy")
+@click.option("--type", "btype", type=click.Choice(["full", "incremental", "differential"]), default="incremental",
+              show_default=True, help="full stores everything; incremental what changed since the last backup; "
+              "differential what changed since the last full.")
+@click.option("--lock-wait", type=float, default=0.0, show_default=True,
+              help="Seconds to wait for another writer to release the repository.")
+def backup_cmd(ctx: Context, policy: str, btype: str, lock_wait: float) -> int:
+    """Back up POLICY now and print the new backup's id."""
+    from reliad.jobs.backup import run_backup
+
+    bar = ctx.progress()
+    result = run_backup(ctx.config, policy, btype, lock_wait=lock_wait,
+                        progress=lambda s: bar.show(f"{s.files} files, {human_bytes(s.bytes_read)} read, "
+                                                    f"{human_bytes(s.bytes_new)} new"))
+    bar.done()
+    if not ctx.as_json:
+        if result["note"]:
+            click.echo(f"note: {result['note']}", err=True)
+        for w in result["warnings"]:
+            click.echo(f"warning: {w}", err=True)
+    ctx.emit(result, result["id"])
+    if not ctx.as_json:
+        click.echo(f"{result['type']} backup of {result['policy']}: {result['files']} files, "
+                   f"{human_bytes(result['bytes_read'])} read, {human_bytes(result['bytes_stored'])} stored "
+                   f"in {result['duration_s']:.1f} s", err=True)
+    return 1 if result["status"] == "partial" else 0
+
+
+# ---------------------------------------------------------------------------- init
+@command(main, "init")
+@click.option("--target", "target_name", required=True, help="The target whose repository to create.")
+def init_cmd(ctx: Context, target_name: str) -> int:
+    """Create the repository of a target (a first backup also does this)."""
+    from reliad.errors import RepositoryError
+    from reliad.targets import open_repository, storage_for
+
+    target = ctx.config.target(target_name)
+    if storage_for(target).stat("config") is not None:
+        raise RepositoryError(f"target {target_name!r}: a repository already exists at {target.path}")
+    repo = open_repository(ctx.config, target, create=True)
+    ctx.emit({"target": target_name, "id": repo.config.id, "location": repo.storage.location},
+             f"created repository {repo.config.id} at {repo.storage.location}")
+    return 0
+
+
+# ---------------------------------------------------------------------------- list
+@command(main, "list")
+@click.argument("policy", required=False)
+@click.option("--target", "target_name", default=None, help="Only backups in this target.")
+def list_cmd(ctx: Context, policy: str | None, target_name: str | None) -> int:
+    """List backups, oldest first (with failed and interrupted runs)."""
+    from reliad.catalog import Catalog
+
+    if policy:
+        ctx.config.policy(policy)
+    if target_name:
+        ctx.config.target(target_name)
+    catalog = Catalog(ctx.config.state_dir)
+    try:
+        rows = catalog.backups(policy, target_name)
+    finally:
+        catalog.close()
+    keys = ("id", "policy", "type", "base", "status", "target", "started_at", "finished_at", "files",
+            "bytes_read", "bytes_stored", "duration_s", "classes", "depends_on", "error")
+    data = [{k: r[k] for k in keys} for r in rows]
+
+    def text() -> str:
+        if not data:
+            return "no backups yet"
+        lines = [f"{'ID':<24} {'POLICY':<12} {'TYPE':<12} {'STATUS':<8} {'STARTED':<20} {'FILES':>8} "
+                 f"{'STORED':>10}"]
+        for d in data:
+            lines.append(f"{d['id']:<24} {d['policy']:<12} {d['type']:<12} {d['status']:<8} {d['started_at']:<20} "
+                         f"{d['files'] or 0:>8} {human_bytes(d['bytes_stored'] or 0):>10}")
+        return "\n".join(lines)
+
+    ctx.emit(data, text)
+    return 0
+
+
+# ---------------------------------------------------------------------------- ls
+@command(main, "ls")
+@click.argument("backup_id")
+@click.argument("path", required=False)
+@click.option("--target", "target_name", default=None, help="Read the backup from this target.")
+def ls_cmd(ctx: Context, backup_id: str, path: str | None, target_name: str | None) -> int:
+    """List the entries of a backup (under PATH when given)."""
+    import stat as st
+
+    from reliad.jobs.locate import find_backup
+
+    _, repo = find_backup(ctx.config, backup_id, target_name)
+    prefix = os.fsencode(path).strip(b"/") if path else b""
+    out: list[dict[str, Any]] = []
+    for e in repo.entries(backup_id):
+        if prefix and not (e.path == prefix or e.path.startswith(prefix + b"/")):
+            continue
+        shown = "/" + os.fsdecode(e.path)
+        if ctx.as_json:
+            d = e.to_json()
+            d.pop("chunks", None)
+            d["path"] = shown
+            out.append(d)
+        else:
+            kind = {"dir": "d", "symlink": "l", "hardlink": "h", "fifo": "p", "chardev": "c",
+                    "blockdev": "b"}.get(e.type, "-")
+            line = f"{kind}{st.filemode(e.mode)[1:]} {e.uid:>5} {e.gid:>5} {e.size:>12} {shown}"
+            if e.target is not None:
+                line += f" -> {'/' if e.type == 'hardlink' else ''}{os.fsdecode(e.target)}"
+            click.echo(line)
+    if ctx.as_json:
+        click.echo(json.dumps(out))
+    return 0
+
+
+# ---------------------------------------------------------------------------- restore
+@command(main, "restore")
+@click.argument("backup_id")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--path", "paths", multiple=True, help="Restore only this path (a directory restores its subtree); "
+              "may be repeated.")
+@click.option("--target", "target_name", default=None, help="Read the backup from this target.")
+@click.option("--overwrite", is_flag=True, help="Replace files that already exist in DEST.")
+def restore_cmd(ctx: Context, backup_id: str, dest: Path, paths: tuple[str, ...], target_name: str | None,
+                overwrite: bool) -> int:
+    """Restore a backup, or some paths of it, into DEST."""
+    from reliad.jobs.locate import find_backup
+    from reliad.jobs.restore import run_restore
+
+    _, repo = find_backup(ctx.config, backup_id, target_name)
+    bar = ctx.progress()
+    result = run_restore(repo, backup_id, dest, list(paths), overwrite,
+                         progress=lambda c: bar.show(f"{c['files']} files, {human_bytes(c['bytes'])}"))
+    bar.done()
+    result.update(backup=backup_id, dest=str(dest), ok=not result["errors"])
+    for err in result["errors"] if not ctx.as_json else []:
+        click.echo(f"error: {err['path']}: {err['reason']}", err=True)
+    ctx.emit(result, f"restored {result['files']} files, {result['dirs']} directories, {result['links']} links "
+                     f"({human_bytes(result['bytes'])}) into {dest}"
+                     + (f"; {len(result['errors'])} entries failed" if result["errors"] else ""))
+    return 1 if result["errors"] else 0
+
+
+# ---------------------------------------------------------------------------- verify
+@command(main, "verify")
+@click.argument("backup_ids", nargs=-1)
+@click.option("--mode", type=click.Choice(["fast", "crc", "byte"]), default="crc", show_default=True,
+              help="fast: objects exist with the right sizes; crc: read and check every stored byte; "
+              "byte: compare with the live source.")
+@click.option("--target", "target_name", default=None, help="Verify the backups in this target.")
+def verify_cmd(ctx: Context, backup_ids: tuple[str, ...], mode: str, target_name: str | None) -> int:
+    """Verify backups (all of them when none is named); exit 3 when damage is found."""
+    from reliad.jobs.locate import find_backup, repositories
+    from reliad.jobs.verify import Report, run_verify
+
+    if backup_ids:
+        work: dict[str, tuple[Any, list[str]]] = {}
+        for bid in backup_ids:
+            t, repo = find_backup(ctx.config, bid, target_name)
+            work.setdefault(t.name, (repo, []))[1].append(bid)
+    else:
+        work = {t.name: (repo, repo.backup_ids()) for t, repo in repositories(ctx.config, target_name)}
+    bar = ctx.progress()
+    total = Report(mode)
+    for repo, ids in work.values():
+        r = run_verify(repo, ids, mode, progress=lambda r: bar.show(f"{r.files} files checked"))
+        total.backups += r.backups
+        total.damaged += r.damaged
+        total.changed += r.changed
+        total.files += r.files
+        total.bytes_checked += r.bytes_checked
+    bar.done()
+    data = total.to_json()
+
+    def text() -> str:
+        lines = [f"damaged: backup {d['backup']} {d['path'] or '(manifest)'}: {d['reason']}" for d in total.damaged]
+        lines += [f"changed: backup {c['backup']} {c['path']}: {c['reason']}" for c in total.changed]
+        verdict = "OK" if not total.damaged else f"DAMAGE FOUND in {len({d['backup'] for d in total.damaged})} backup(s)"
+        lines.append(f"{verdict}: {len(total.backups)} backups, {total.files} files, "
+                     f"{human_bytes(total.bytes_checked)} checked ({mode})")
+        return "\n".join(lines)
+
+    ctx.emit(data, text)
+    return 3 if total.damaged else 0
+
+
+# ---------------------------------------------------------------------------- catalog
+@main.group("catalog")
+def catalog_group() -> None:
+    """Maintain the catalog (the history kept under state_dir)."""
+
+
+@command(catalog_group, "rebuild")
+@click.option("--target", "target_name", default=None, help="Rebuild from this target only.")
+def catalog_rebuild_cmd(ctx: Context, target_name: str | None) -> int:
+    """Recreate the catalog's backup records from the repositories alone."""
+    from reliad.catalog import Catalog
+    from reliad.jobs.locate import repositories
+
+    catalog = Catalog(ctx.config.state_dir)
+    found: dict[str, int] = {}
+    try:
+        for t, repo in repositories(ctx.config, target_name):
+            headers = repo.headers()
+            catalog.replace_target(t.name, headers)
+            found[t.name] = len(headers)
+    finally:
+        catalog.close()
+    ctx.emit({"targets": found}, "\n".join(f"{n}: {c} backups" for n, c in found.items()) or "no repositories found")
+    return 0
+
+
+# ---------------------------------------------------------------------------- check-config
+@command(main, "check-config")
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+def check_config_cmd(ctx: Context, file: str | None) -> int:
+    """Validate a configuration file and report problems."""
+    cfg = load_config(file or ctx.config_path)
+    warnings = []
+    for p in cfg.policies.values():
+        for s in p.sources:
+            for path in s.paths:
+                if not path.exists():
+                    warnings.append(f"policy {p.name!r}, source {s.name!r}: {path} does not exist")
+    ctx.emit({"ok": True, "file": str(cfg.path), "policies": sorted(cfg.policies), "warnings": warnings},
+             "\n".join([f"warning: {w}" for w in warnings] + [f"{cfg.path}: OK ({len(cfg.policies)} policies)"]))
+    return 0

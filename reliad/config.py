@@ -1,0 +1,262 @@
+"""Loading and validating the TOML configuration.
+
+Every key is checked against the set this version understands, so a misspelt key fails
+loudly (with a suggestion) instead of silently falling back to a default. Errors name the
+file, the key and what is allowed, because the person reading them is at a shell prompt.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reliad.errors import ConfigError
+
+DEFAULT_CONFIG = Path("/etc/reliad/reliad.toml")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+CONTENT_CLASSES = ("pages", "customers", "transactions", "business", "merchants")
+
+TOP_KEYS = {"state_dir": str, "targets": dict, "policies": dict}
+TARGET_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "local": {"type": str, "path": str, "encryption": bool, "pack_size_mib": int},
+}
+POLICY_KEYS: dict[str, type | tuple[type, ...]] = {
+    "sources": list,
+    "targets": list,
+    "compression_level": int,
+}
+SOURCE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "files": {"type": str, "name": str, "paths": list, "exclude": list, "classes": list,
+              "one_file_system": bool},
+}
+
+
+@dataclass
+class SourceConfig:
+    """One thing a policy backs up; `options` holds the type-specific keys as written."""
+
+    type: str
+    name: str
+    classes: list[str] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+    exclude: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TargetConfig:
+    name: str
+    type: str
+    path: Path | None = None
+    encryption: bool | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class PolicyConfig:
+    name: str
+    sources: list[SourceConfig]
+    targets: list[str]
+    compression_level: int = 3
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Config:
+    path: Path
+    state_dir: Path
+    targets: dict[str, TargetConfig]
+    policies: dict[str, PolicyConfig]
+
+    def policy(self, name: str) -> PolicyConfig:
+        if name not in self.policies:
+            raise ConfigError(
+                f"{self.path}: no policy named {name!r}{_suggest(name, self.policies)}; "
+                f"defined: {', '.join(sorted(self.policies)) or 'none'}"
+            )
+        return self.policies[name]
+
+    def target(self, name: str) -> TargetConfig:
+        if name not in self.targets:
+            raise ConfigError(
+                f"{self.path}: no target named {name!r}{_suggest(name, self.targets)}; "
+                f"defined: {', '.join(sorted(self.targets)) or 'none'}"
+            )
+        return self.targets[name]
+
+    def primary_target(self, policy: PolicyConfig) -> TargetConfig:
+        """The target a backup is written to first: the policy's first local one."""
+        for name in policy.targets:
+            if self.targets[name].type == "local":
+                return self.targets[name]
+        raise ConfigError(f"{self.path}: policy {policy.name!r} needs at least one target of type 'local'")
+
+
+def _suggest(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _type_name(expected: type | tuple[type, ...]) -> str:
+    names = {str: "a string", int: "an integer", bool: "true or false", list: "a list",
+             dict: "a table", float: "a number"}
+    if isinstance(expected, tuple):
+        return " or ".join(names.get(t, t.__name__) for t in expected)
+    return names.get(expected, expected.__name__)
+
+
+def check_keys(file: Path, where: str, table: dict[str, Any], allowed: dict[str, Any]) -> None:
+    """Refuse unknown keys and wrong types, naming the key and what is allowed."""
+    for key, value in table.items():
+        if key not in allowed:
+            raise ConfigError(
+                f"{file}: unknown key {where}{key!r}{_suggest(key, allowed)}; "
+                f"allowed here: {', '.join(sorted(allowed))}"
+            )
+        expected = allowed[key]
+        ok = isinstance(value, expected)
+        if expected is int and isinstance(value, bool):
+            ok = False
+        if not ok:
+            raise ConfigError(f"{file}: {where}{key} must be {_type_name(expected)}, not {value!r}")
+
+
+def resolve_path(file: Path, value: str) -> Path:
+    """Relative paths in the file are relative to the file, as the documentation promises."""
+    p = Path(os.path.expanduser(value))
+    return p if p.is_absolute() else (file.parent / p).resolve()
+
+
+def _check_name(file: Path, kind: str, name: str) -> None:
+    if not NAME_RE.match(name):
+        raise ConfigError(
+            f"{file}: {kind} name {name!r} may use only letters, digits, '.', '_' and '-' (at most 64)"
+        )
+
+
+def _parse_target(file: Path, name: str, raw: Any) -> TargetConfig:
+    where = f"targets.{name}."
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: [targets.{name}] must be a table")
+    ttype = raw.get("type")
+    if ttype not in TARGET_KEYS:
+        raise ConfigError(
+            f"{file}: {where}type must be one of {', '.join(sorted(TARGET_KEYS))}, not {ttype!r}"
+        )
+    check_keys(file, where, raw, TARGET_KEYS[ttype])
+    path = None
+    if "path" in raw:
+        path = resolve_path(file, raw["path"])
+    elif ttype == "local":
+        raise ConfigError(f"{file}: {where}path is required for a local target")
+    options = {k: v for k, v in raw.items() if k not in ("type", "path", "encryption")}
+    return TargetConfig(name=name, type=ttype, path=path, encryption=raw.get("encryption"), options=options)
+
+
+def _parse_source(file: Path, policy: str, index: int, raw: Any) -> SourceConfig:
+    where = f"policies.{policy}.sources[{index}]."
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: policies.{policy}.sources[{index}] must be a table like "
+                          "{{ type = \"files\", paths = [...] }}")
+    stype = raw.get("type")
+    if stype not in SOURCE_KEYS:
+        raise ConfigError(
+            f"{file}: {where}type must be one of {', '.join(sorted(SOURCE_KEYS))}, not {stype!r}"
+        )
+    check_keys(file, where, raw, SOURCE_KEYS[stype])
+    name = raw.get("name", stype if index == 0 else f"{stype}{index}")
+    _check_name(file, "source", name)
+    classes = raw.get("classes", [])
+    for c in classes:
+        if c not in CONTENT_CLASSES:
+            raise ConfigError(
+                f"{file}: {where}classes has {c!r}{_suggest(str(c), CONTENT_CLASSES)}; "
+                f"allowed: {', '.join(CONTENT_CLASSES)}"
+            )
+    src = SourceConfig(type=stype, name=name, classes=list(classes))
+    if stype == "files":
+        paths = raw.get("paths")
+        if not paths or not all(isinstance(p, str) for p in paths):
+            raise ConfigError(f"{file}: {where}paths must be a non-empty list of directory or file paths")
+        src.paths = [resolve_path(file, p) for p in paths]
+        excl = raw.get("exclude", [])
+        if not all(isinstance(p, str) for p in excl):
+            raise ConfigError(f"{file}: {where}exclude must be a list of glob patterns")
+        src.exclude = list(excl)
+    src.options = {k: v for k, v in raw.items() if k not in ("type", "name", "classes", "paths", "exclude")}
+    return src
+
+
+def _parse_policy(file: Path, name: str, raw: Any, targets: dict[str, TargetConfig]) -> PolicyConfig:
+    where = f"policies.{name}."
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: [policies.{name}] must be a table")
+    check_keys(file, where, raw, POLICY_KEYS)
+    raw_sources = raw.get("sources")
+    if not raw_sources:
+        raise ConfigError(f"{file}: {where}sources is required (a list of source tables)")
+    sources = [_parse_source(file, name, i, s) for i, s in enumerate(raw_sources)]
+    seen: set[str] = set()
+    for s in sources:
+        if s.name in seen:
+            raise ConfigError(f"{file}: {where}sources: two sources are named {s.name!r}; give each a name")
+        seen.add(s.name)
+    tnames = raw.get("targets")
+    if not tnames:
+        raise ConfigError(f"{file}: {where}targets is required (a list of target names)")
+    for t in tnames:
+        if t not in targets:
+            raise ConfigError(
+                f"{file}: {where}targets names {t!r}, which is not defined{_suggest(str(t), targets)}; "
+                f"defined: {', '.join(sorted(targets)) or 'none'}"
+            )
+    level = raw.get("compression_level", 3)
+    if not 1 <= level <= 19:
+        raise ConfigError(f"{file}: {where}compression_level must be between 1 and 19, not {level}")
+    options = {k: v for k, v in raw.items() if k not in ("sources", "targets", "compression_level")}
+    return PolicyConfig(name=name, sources=sources, targets=list(tnames), compression_level=level,
+                        options=options)
+
+
+def default_config_path() -> Path:
+    env = os.environ.get("RELIAD_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def load_config(path: Path | str | None = None) -> Config:
+    file = Path(path) if path else default_config_path()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{file}: configuration file not found; pass -c FILE or set RELIAD_CONFIG "
+            "(policies/ has examples)"
+        ) from None
+    except OSError as e:
+        raise ConfigError(f"{file}: cannot read configuration: {e.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{file}: not valid TOML: {e}") from None
+    return parse_config(file.resolve(), raw)
+
+
+def parse_config(file: Path, raw: dict[str, Any]) -> Config:
+    check_keys(file, "", raw, TOP_KEYS)
+    if "state_dir" not in raw:
+        raise ConfigError(f"{file}: state_dir is required (for example \"/var/lib/reliad\")")
+    targets_raw = raw.get("targets", {})
+    for name in targets_raw:
+        _check_name(file, "target", name)
+    targets = {n: _parse_target(file, n, t) for n, t in targets_raw.items()}
+    policies_raw = raw.get("policies", {})
+    for name in policies_raw:
+        _check_name(file, "policy", name)
+    policies = {n: _parse_policy(file, n, p, targets) for n, p in policies_raw.items()}
+    return Config(path=file, state_dir=resolve_path(file, raw["state_dir"]), targets=targets,
+                  policies=policies)

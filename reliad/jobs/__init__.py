@@ -1,0 +1,1 @@
+"""The operations reliad performs, one module each: backup, restore, verify, rebuild."""

@@ -1,0 +1,281 @@
+"""Turning source items into manifest entries and stored frames (one backup's core loop).
+
+Change detection is a merge join: the walker yields items in manifest order and a cursor
+streams the reference manifest beside it, so memory does not grow with the number of files.
+
+Content is cut into chunks (content-defined for large files, so an edit in the middle of a
+dump changes only nearby chunks). Small chunks share 1 MiB frames, which compress better;
+large chunks get a frame each. A full backup also writes tar headers and padding between
+the content, so its packs decompress into one valid tar stream.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import crc32c
+from pyfastcdc import FastCDC
+
+from reliad.jobs.packer import FramePipeline, chunk_hash
+from reliad.repository.manifest import Entry, ManifestWriter, entry_depends, sort_key
+from reliad.sources.base import SourceItem
+
+SEGMENT = 1 << 20  # raw bytes gathered into one frame from small chunks
+DIRECT = 256 << 10  # chunks at least this large get a frame of their own
+READ_BLOCK = 8 << 20
+TAR_TYPES = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
+             "hardlink": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE, "chardev": tarfile.CHRTYPE,
+             "blockdev": tarfile.BLKTYPE}
+
+
+@dataclass
+class ArchiveStats:
+    files: int = 0
+    dirs: int = 0
+    other: int = 0
+    unchanged_files: int = 0
+    bytes_read: int = 0
+    bytes_new: int = 0
+    chunks_reused: int = 0
+    changed_during_backup: list[str] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+
+class RefCursor:
+    """Walks the reference manifest alongside the source, in the same order."""
+
+    def __init__(self, entries: Iterator[Entry]) -> None:
+        self._it = entries
+        self._cur = next(self._it, None)
+
+    def find(self, key: bytes) -> Entry | None:
+        while self._cur is not None and sort_key(self._cur.path) < key:
+            self._cur = next(self._it, None)
+        if self._cur is not None and sort_key(self._cur.path) == key:
+            return self._cur
+        return None
+
+
+def _unchanged(ref: Entry | None, st: os.stat_result) -> bool:
+    return (ref is not None and ref.type in ("file", "hardlink") and "changed_during_backup" not in ref.flags
+            and ref.size == st.st_size and ref.mtime_ns == st.st_mtime_ns and ref.ctime_ns == st.st_ctime_ns
+            and ref.ino == st.st_ino)
+
+
+class Archiver:
+    def __init__(self, pipeline: FramePipeline, manifest: ManifestWriter, tar_mode: bool,
+                 ref: RefCursor | None, chunker: dict[str, Any],
+                 progress: Callable[[ArchiveStats], None] | None = None) -> None:
+        self.pipeline = pipeline
+        self.manifest = manifest
+        self.tar_mode = tar_mode
+        self.ref = ref
+        self.cdc = FastCDC(avg_size=int(chunker["avg"]), min_size=int(chunker["min"]),
+                           max_size=int(chunker["max"]), seed=int(chunker.get("seed", 0)))
+        self.min_chunk = int(chunker["min"])
+        self.stats = ArchiveStats()
+        self.depends: set[str] = set()
+        self.progress = progress
+        self._pending: deque[Entry] = deque()
+        self._seg = bytearray()
+        self._seg_chunks: list[list[Any]] = []
+        self._links: dict[tuple[int, int], Entry] = {}
+        self._last_path: bytes | None = None
+        pipeline.on_written = self._release
+
+    # -- entry bookkeeping -------------------------------------------------------------
+    def _queue(self, entry: Entry) -> None:
+        self._pending.append(entry)
+        self._release()
+
+    def _release(self) -> None:
+        """Emit entries in order as soon as every chunk of theirs has a place in a pack."""
+        while self._pending and all(c[0] is not None for c in self._pending[0].chunks):
+            e = self._pending.popleft()
+            self.depends |= entry_depends(e)
+            self.manifest.add(e)
+
+    # -- frames ---------------------------------------------------------------------------
+    def _flush_segment(self) -> None:
+        if self._seg:
+            self.pipeline.submit(bytes(self._seg), self._seg_chunks)
+            self._seg = bytearray()
+            self._seg_chunks = []
+
+    def _tar(self, entry: Entry, size: int = 0) -> None:
+        if not self.tar_mode:
+            return
+        ti = tarfile.TarInfo(os.fsdecode(entry.path))
+        ti.type = TAR_TYPES[entry.type]
+        ti.mode = entry.mode
+        ti.uid, ti.gid = entry.uid, entry.gid
+        ti.mtime = entry.mtime_ns // 1_000_000_000
+        ti.size = size if entry.type == "file" else 0
+        if entry.target is not None:
+            ti.linkname = os.fsdecode(entry.target)
+        if entry.type in ("chardev", "blockdev"):
+            ti.devmajor, ti.devminor = os.major(entry.rdev), os.minor(entry.rdev)
+        self._seg += ti.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+    def _store_chunk(self, data: bytes | memoryview, known: tuple[int, str] | None = None) -> list[Any]:
+        crc, h = known if known else (None, None)
+        if len(data) >= DIRECT:
+            self._flush_segment()
+            chunk = [None, None, None, None, 0, len(data), crc, h]
+            self.pipeline.submit(bytes(data), [chunk])
+        else:
+            chunk = [None, None, None, None, len(self._seg), len(data), crc, h]
+            self._seg += data
+            self._seg_chunks.append(chunk)
+        self.stats.bytes_new += len(data)
+        return chunk
+
+    def finish(self) -> None:
+        if self.tar_mode:
+            self._seg += bytes(2 * tarfile.BLOCKSIZE)  # tar end-of-archive marker
+        self._flush_segment()
+        self.pipeline.drain()
+        self._release()
+        assert not self._pending, "entries left without a place in a pack"
+
+    # -- items ----------------------------------------------------------------------------
+    def add(self, item: SourceItem) -> None:
+        if item.path == self._last_path:
+            return  # a parent directory shared by two sources
+        self._last_path = item.path
+        st = item.st
+        entry = Entry(path=item.path, type=item.type, mode=stat.S_IMODE(st.st_mode), uid=st.st_uid,
+                      gid=st.st_gid, mtime_ns=st.st_mtime_ns, ctime_ns=st.st_ctime_ns, ino=st.st_ino,
+                      target=item.target)
+        if item.type in ("chardev", "blockdev"):
+            entry.rdev = st.st_rdev
+        if item.type == "file":
+            if not self._add_file(item, entry):
+                return
+        else:
+            if item.type == "dir":
+                self.stats.dirs += 1
+            else:
+                self.stats.other += 1
+            self._tar(entry)
+        self._queue(entry)
+        if self.progress:
+            self.progress(self.stats)
+
+    def _add_file(self, item: SourceItem, entry: Entry) -> bool:
+        st = item.st
+        key = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1 and key in self._links:
+            first = self._links[key]
+            entry.type, entry.target, entry.size, entry.chunks = "hardlink", first.path, first.size, first.chunks
+            self._tar(entry)
+            self.stats.files += 1
+            return True
+        ref = self.ref.find(sort_key(item.path)) if self.ref else None
+        if not self.tar_mode and _unchanged(ref, st):
+            assert ref is not None
+            entry.size = ref.size
+            entry.chunks = [list(c) for c in ref.chunks]
+            self.stats.unchanged_files += 1
+        elif not self._read_content(item, entry, ref):
+            return False
+        if st.st_nlink > 1:
+            self._links[key] = entry
+            entry.flags.append("linked")
+        self.stats.files += 1
+        return True
+
+    def _read_content(self, item: SourceItem, entry: Entry, ref: Entry | None) -> bool:
+        """Read the file once, storing new chunks; returns False when it vanished."""
+        assert item.open is not None
+        shown = "/" + os.fsdecode(item.path)
+        try:
+            fd = item.open()
+        except FileNotFoundError:
+            self.stats.vanished.append(shown)
+            return False
+        except OSError as e:
+            self.stats.unreadable.append(f"{shown}: {e.strerror}")
+            return False
+        try:
+            st0 = os.fstat(fd)
+            entry.mtime_ns, entry.ctime_ns, entry.ino = st0.st_mtime_ns, st0.st_ctime_ns, st0.st_ino
+            entry.mode = stat.S_IMODE(st0.st_mode)
+            limit = st0.st_size
+            self._tar(entry, limit)
+            ref_chunks = {c[7]: c for c in ref.chunks if c[7]} if ref and not self.tar_mode else {}
+            total = 0
+            for piece in self._pieces(fd, limit):
+                total += len(piece)
+                if ref_chunks:
+                    h = chunk_hash(piece)
+                    old = ref_chunks.get(h)
+                    if old is not None and old[5] == len(piece):
+                        entry.chunks.append(list(old))
+                        self.stats.chunks_reused += 1
+                        continue
+                    entry.chunks.append(self._store_chunk(piece, (crc32c.crc32c(piece), h)))
+                else:
+                    entry.chunks.append(self._store_chunk(piece))
+            st1 = os.fstat(fd)
+        finally:
+            os.close(fd)
+        entry.size = total
+        self.stats.bytes_read += total
+        if self.tar_mode:
+            pad = limit - total  # the file shrank: keep the tar header's promise
+            if pad:
+                self._seg += bytes(pad)
+            self._seg += bytes(-limit % tarfile.BLOCKSIZE)
+        if total != st0.st_size or st1.st_size != st0.st_size or st1.st_mtime_ns != st0.st_mtime_ns:
+            entry.flags.append("changed_during_backup")
+            self.stats.changed_during_backup.append(item.path.decode("utf-8", "replace"))
+        return True
+
+    def _pieces(self, fd: int, limit: int) -> Iterator[bytes | memoryview]:
+        """Content-defined chunks of at most `limit` bytes read from `fd`."""
+        if limit < self.min_chunk:
+            data = _read_upto(fd, limit)
+            if data:
+                yield data
+            return
+        carry = b""
+        remaining = limit
+        while True:
+            block = _read_upto(fd, min(READ_BLOCK, remaining))
+            remaining -= len(block)
+            eof = not block or remaining == 0
+            buf = carry + block if carry else block
+            if not buf:
+                return
+            cuts = list(self.cdc.cut_buf(buf))
+            if not eof:
+                last = cuts.pop()
+                carry = bytes(last.data)
+            for c in cuts:
+                yield c.data
+            if eof:
+                return
+
+
+def _read_upto(fd: int, n: int) -> bytes:
+    """Read up to n bytes (fewer only at end of file)."""
+    if n <= 0:
+        return b""
+    buf = bytearray(n)
+    view = memoryview(buf)
+    got = 0
+    while got < n:
+        k = os.readv(fd, [view[got:]])
+        if k == 0:
+            break
+        got += k
+    del view
+    return bytes(buf[:got]) if got < n else bytes(buf)

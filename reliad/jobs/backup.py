@@ -1,0 +1,152 @@
+"""The backup job: choose the base, run the archiver, commit the manifest, record the run."""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from reliad.catalog import Catalog
+from reliad.config import Config, PolicyConfig
+from reliad.errors import ConfigError, ReliadError
+from reliad.jobs.archiver import Archiver, ArchiveStats, RefCursor
+from reliad.jobs.packer import FramePipeline, PackWriter
+from reliad.repository import Repository
+from reliad.repository.lock import writer_lock
+from reliad.repository.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, ManifestWriter, sort_key
+from reliad.repository.repo import new_backup_id
+from reliad.sources.base import SourceItem
+from reliad.sources.files import FileWalker, Root
+from reliad.targets import open_repository
+from reliad.timeutil import iso, utcnow
+
+log = logging.getLogger(__name__)
+BACKUP_TYPES = ("full", "incremental", "differential")
+
+
+def choose_base(headers: list[dict[str, Any]], requested: str) -> dict[str, Any] | None:
+    """The backup a new one builds on: the latest of any type for an incremental, the
+    latest full for a differential. `headers` are one policy's backups, oldest first."""
+    if requested == "full":
+        return None
+    for h in reversed(headers):
+        if requested == "incremental" or h["type"] == "full":
+            return h
+    return None
+
+
+def source_items(policy: PolicyConfig, skip_dirs: list[Any]) -> Iterator[SourceItem]:
+    """All sources of a policy merged into one stream in manifest order."""
+    streams: list[Iterator[SourceItem]] = []
+    for src in policy.sources:
+        if src.type == "files":
+            for p in src.paths:
+                if not os.path.lexists(p):
+                    raise ReliadError(f"policy {policy.name!r}, source {src.name!r}: path {p} does not exist")
+            roots = [Root(p, src.name, src.exclude, bool(src.options.get("one_file_system"))) for p in src.paths]
+            streams.append(iter(FileWalker(roots, skip_dirs=skip_dirs)))
+        else:
+            raise ConfigError(f"source type {src.type!r} is not supported by this build")
+    if len(streams) == 1:
+        return streams[0]
+    return heapq.merge(*streams, key=lambda i: sort_key(i.path))
+
+
+def run_backup(config: Config, policy_name: str, requested: str, *, lock_wait: float = 0.0,
+               progress: Callable[[ArchiveStats], None] | None = None) -> dict[str, Any]:
+    if requested not in BACKUP_TYPES:
+        raise ConfigError(f"backup type must be one of {', '.join(BACKUP_TYPES)}, not {requested!r}")
+    policy = config.policy(policy_name)
+    target = config.primary_target(policy)
+    assert target.path is not None
+    repo = open_repository(config, target, create=True)
+    catalog = Catalog(config.state_dir)
+    try:
+        with writer_lock(target.path, f"backup {policy_name}", lock_wait):
+            return _locked_backup(config, policy, requested, repo, catalog, target.name, progress)
+    finally:
+        catalog.close()
+        repo.storage.close()
+
+
+def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: Repository, catalog: Catalog,
+                   target: str, progress: Callable[[ArchiveStats], None] | None) -> dict[str, Any]:
+    headers = [h for h in repo.headers() if h.get("policy") == policy.name]
+    base = choose_base(headers, requested)
+    btype = requested if base else "full"
+    note = None
+    if requested != "full" and base is None:
+        note = f"no full backup of policy {policy.name!r} to build on yet, so this {requested} runs as a full"
+        log.warning("event=promoted_to_full policy=%s requested=%s", policy.name, requested)
+    started = utcnow()
+    t0 = time.monotonic()
+    bid = new_backup_id(started.strftime("%Y%m%dT%H%M%S.%fZ"))
+    classes = sorted({c for s in policy.sources for c in s.classes})
+    catalog.start(id=bid, target=target, policy=policy.name, type=btype, requested_type=requested,
+                  base=base["id"] if base else None, started_at=iso(started), classes=classes)
+    log.info("event=backup_start id=%s policy=%s type=%s base=%s", bid, policy.name, btype,
+             base["id"] if base else None)
+    writer = PackWriter(repo.storage, bid, repo.config.pack_size)
+    manifest = ManifestWriter(tmp_dir=config.state_dir)
+    pipeline = FramePipeline(writer, policy.compression_level, on_written=lambda: None)
+    try:
+        ref = RefCursor(repo.entries(base["id"])) if base else None
+        archiver = Archiver(pipeline, manifest, tar_mode=(btype == "full"), ref=ref,
+                            chunker=repo.config.chunker, progress=progress)
+        skip = [p for p in (config.state_dir, *(t.path for t in config.targets.values())) if p]
+        for item in source_items(policy, skip):
+            archiver.add(item)
+        archiver.finish()
+        writer.close()
+        stats = archiver.stats
+        finished = utcnow()
+        header = {
+            "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "id": bid, "policy": policy.name,
+            "type": btype, "requested_type": requested, "base": base["id"] if base else None,
+            "started_at": iso(started), "finished_at": iso(finished), "host": socket.gethostname(),
+            "sources": [{"name": s.name, "type": s.type, "classes": s.classes,
+                         "paths": [str(p) for p in s.paths]} for s in policy.sources],
+            "depends_on": sorted(archiver.depends - {bid}),
+            "packs": writer.packs,
+            "stats": {"files": stats.files, "dirs": stats.dirs, "entries": manifest.count,
+                      "bytes_read": stats.bytes_read, "bytes_new": stats.bytes_new,
+                      "bytes_stored": writer.bytes_written, "unchanged_files": stats.unchanged_files,
+                      "duration_s": round(time.monotonic() - t0, 3)},
+        }
+        out = repo.storage.open_write(f"manifests/{bid}")
+        try:
+            manifest.write_to(out, header)
+        except BaseException:
+            out.abort()  # type: ignore[attr-defined]
+            raise
+        out.close()
+    except BaseException as e:
+        pipeline.shutdown()
+        writer.abort()
+        manifest.discard()
+        msg = str(e) or type(e).__name__
+        catalog.finish(bid, target, status="failed", finished_at=iso(utcnow()), error=msg,
+                       duration_s=round(time.monotonic() - t0, 3))
+        log.error("event=backup_failed id=%s policy=%s error=%r", bid, policy.name, msg)
+        raise
+    pipeline.shutdown()
+    duration = round(time.monotonic() - t0, 3)
+    warnings = [f"vanished during backup: {p}" for p in stats.vanished]
+    warnings += [f"could not read {p}" for p in stats.unreadable]
+    status = "partial" if stats.unreadable else "ok"
+    catalog.finish(bid, target, status=status, finished_at=iso(finished), files=stats.files,
+                   bytes_read=stats.bytes_read, bytes_stored=writer.bytes_written, duration_s=duration,
+                   depends_on=header["depends_on"], error="; ".join(warnings) or None)
+    log.info("event=backup_done id=%s policy=%s type=%s files=%d bytes_read=%d bytes_stored=%d duration_s=%.3f",
+             bid, policy.name, btype, stats.files, stats.bytes_read, writer.bytes_written, duration)
+    return {"id": bid, "policy": policy.name, "type": btype, "requested_type": requested,
+            "base": base["id"] if base else None, "target": target, "status": status,
+            "files": stats.files, "dirs": stats.dirs, "unchanged_files": stats.unchanged_files,
+            "bytes_read": stats.bytes_read, "bytes_new": stats.bytes_new, "bytes_stored": writer.bytes_written,
+            "duration_s": duration, "started_at": iso(started), "finished_at": iso(finished),
+            "classes": classes, "note": note, "warnings": warnings,
+            "changed_during_backup": stats.changed_during_backup}

@@ -1,0 +1,124 @@
+"""Turning content into frames in packs, in parallel but in order.
+
+Compression runs in a thread pool (zstandard and crc32c release the GIL); frames are written
+in submission order, so a full backup's packs concatenate into one valid tar stream. The
+number of frames in flight is bounded, which bounds memory however large the source is.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import blake3
+import crc32c
+
+from reliad.repository import codec
+from reliad.repository.repo import pack_object
+from reliad.storage.base import Storage
+
+Chunk = list[Any]
+
+
+class PackWriter:
+    """Appends frames to the packs of one backup, starting a new pack at `pack_size`."""
+
+    def __init__(self, storage: Storage, backup_id: str, pack_size: int) -> None:
+        self.storage = storage
+        self.backup_id = backup_id
+        self.pack_size = pack_size
+        self.packs: list[str] = []
+        self._out: Any = None
+        self._pos = 0
+        self.bytes_written = 0
+
+    def write(self, stored: bytes) -> tuple[str, int]:
+        if self._out is None or (self._pos and self._pos + len(stored) > self.pack_size):
+            self._roll()
+        off = self._pos
+        self._out.write(stored)
+        self._pos += len(stored)
+        self.bytes_written += len(stored)
+        return self.packs[-1], off
+
+    def _roll(self) -> None:
+        self.close()
+        name = f"{self.backup_id}/{len(self.packs) + 1:06d}"
+        self.packs.append(name)
+        self._out = self.storage.open_write(pack_object(name))
+        self._pos = 0
+
+    def close(self) -> None:
+        """Flush and commit the current pack (fsync and rename for local storage)."""
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+    def abort(self) -> None:
+        if self._out is not None:
+            abort = getattr(self._out, "abort", None)
+            if abort:
+                abort()
+            self._out = None
+
+
+def chunk_hash(data: bytes | memoryview) -> str:
+    """The content hash that lets a later backup recognise a chunk it already has."""
+    return blake3.blake3(data).hexdigest(length=16)
+
+
+def _encode(raw: bytes, level: int, chunks: list[Chunk]) -> tuple[bytes, int]:
+    """Worker side: compress the frame, and checksum each chunk's raw slice unless the
+    main thread already had to (to look for it in the reference backup)."""
+    view = memoryview(raw)
+    for c in chunks:
+        if c[6] is None:
+            piece = view[c[4]:c[4] + c[5]]
+            c[6] = crc32c.crc32c(piece)
+            c[7] = chunk_hash(piece)
+    stored = codec.compress(raw, level)
+    return stored, crc32c.crc32c(stored)
+
+
+class FramePipeline:
+    """Compresses frames in worker threads and writes them in order.
+
+    Each frame carries the chunk records whose location it fills in once written;
+    `on_written` lets the caller release entries whose chunks are all placed.
+    """
+
+    def __init__(self, writer: PackWriter, level: int, on_written: Callable[[], None],
+                 workers: int | None = None) -> None:
+        self.writer = writer
+        self.level = level
+        self.on_written = on_written
+        n = workers or max(1, min(4, os.cpu_count() or 1))
+        self.pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="reliad-compress")
+        self.inflight: deque[tuple[Future[tuple[bytes, int]], list[Chunk]]] = deque()
+        self.max_inflight = 2 * n + 2
+
+    def submit(self, raw: bytes, chunks: list[Chunk]) -> None:
+        self.inflight.append((self.pool.submit(_encode, raw, self.level, chunks), chunks))
+        while len(self.inflight) > self.max_inflight:
+            self._write_one()
+
+    def _write_one(self) -> None:
+        fut, chunks = self.inflight.popleft()
+        stored, crc = fut.result()
+        pack, off = self.writer.write(stored)
+        for c in chunks:
+            c[0], c[1], c[2], c[3] = pack, off, len(stored), crc
+        self.on_written()
+
+    def drain(self) -> None:
+        while self.inflight:
+            self._write_one()
+
+    def shutdown(self) -> None:
+        for fut, _ in self.inflight:
+            fut.cancel()
+        self.inflight.clear()
+        self.pool.shutdown(wait=True)

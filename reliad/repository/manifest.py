@@ -1,0 +1,194 @@
+"""Manifests: the complete, path-sorted listing of one backup.
+
+A manifest object is a run of zstd frames. The first frame holds one JSON line, the header;
+the following frames hold one JSON line per entry, sorted by `sort_key`. Full, incremental
+and differential backups all list the whole tree, so any backup restores from its own
+manifest alone; they differ only in which packs their chunks point into.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import zstandard
+
+from reliad.errors import DamageError
+from reliad.repository import codec
+
+MANIFEST_FORMAT = "reliad-manifest"
+MANIFEST_VERSION = 1
+_FRAME_RAW = 1 << 20
+
+# A chunk: where a piece of a file's content is stored and how to check it.
+# [pack, frame_offset, frame_length, frame_crc32c, raw_offset, raw_length, raw_crc32c, hash]
+Chunk = list
+
+
+def sort_key(path: bytes) -> bytes:
+    """Depth-first order with siblings sorted bytewise: the order in which the walker
+    yields entries and in which a merge join with an older manifest must compare them."""
+    return path.replace(b"/", b"\x00")
+
+
+def _put_bytes(d: dict[str, Any], key: str, value: bytes) -> None:
+    try:
+        d[key] = value.decode("utf-8")
+    except UnicodeDecodeError:
+        d[key + "_b64"] = base64.b64encode(value).decode("ascii")
+
+
+def _get_bytes(d: dict[str, Any], key: str) -> bytes | None:
+    if key in d:
+        return d[key].encode("utf-8", "surrogatepass")
+    if key + "_b64" in d:
+        return base64.b64decode(d[key + "_b64"])
+    return None
+
+
+@dataclass(slots=True)
+class Entry:
+    """One filesystem object as it was at backup time."""
+
+    path: bytes
+    type: str  # file, dir, symlink, hardlink, fifo, chardev, blockdev
+    mode: int = 0
+    uid: int = 0
+    gid: int = 0
+    mtime_ns: int = 0
+    ctime_ns: int = 0
+    ino: int = 0
+    size: int = 0
+    chunks: list[Chunk] = field(default_factory=list)
+    target: bytes | None = None
+    rdev: int = 0
+    flags: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        d: dict[str, Any] = {}
+        _put_bytes(d, "path", self.path)
+        d.update(type=self.type, mode=self.mode, uid=self.uid, gid=self.gid, mtime_ns=self.mtime_ns)
+        if self.ctime_ns:
+            d["ctime_ns"] = self.ctime_ns
+        if self.ino:
+            d["ino"] = self.ino
+        if self.type in ("file", "hardlink"):
+            d["size"] = self.size
+            d["chunks"] = self.chunks
+        if self.target is not None:
+            _put_bytes(d, "target", self.target)
+        if self.rdev:
+            d["rdev"] = self.rdev
+        if self.flags:
+            d["flags"] = self.flags
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Entry:
+        path = _get_bytes(d, "path")
+        if path is None or not isinstance(d.get("type"), str):
+            raise ValueError("entry without path or type")
+        return cls(
+            path=path, type=d["type"], mode=int(d.get("mode", 0)), uid=int(d.get("uid", 0)),
+            gid=int(d.get("gid", 0)), mtime_ns=int(d.get("mtime_ns", 0)),
+            ctime_ns=int(d.get("ctime_ns", 0)), ino=int(d.get("ino", 0)), size=int(d.get("size", 0)),
+            chunks=list(d.get("chunks", [])), target=_get_bytes(d, "target"), rdev=int(d.get("rdev", 0)),
+            flags=list(d.get("flags", [])),
+        )
+
+
+class ManifestWriter:
+    """Collects entries into compressed frames in a local temporary file.
+
+    The header (which needs totals known only at the end) is put in front when the
+    manifest is committed, so readers can read it without decompressing the entries.
+    """
+
+    def __init__(self, tmp_dir: Path | None = None) -> None:
+        self._tmp = tempfile.TemporaryFile(dir=tmp_dir)  # noqa: SIM115 - closed in commit()
+        self._buf = io.BytesIO()
+        self.count = 0
+
+    def add(self, entry: Entry) -> None:
+        self._buf.write(json.dumps(entry.to_json(), separators=(",", ":")).encode())
+        self._buf.write(b"\n")
+        self.count += 1
+        if self._buf.tell() >= _FRAME_RAW:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buf.tell():
+            self._tmp.write(codec.compress(self._buf.getvalue(), 3))
+            self._buf = io.BytesIO()
+
+    def write_to(self, out: BinaryIO, header: dict[str, Any]) -> None:
+        """Write header frame and entry frames to `out` (an atomic storage writer)."""
+        self._flush()
+        out.write(codec.compress(json.dumps(header, separators=(",", ":")).encode() + b"\n", 3))
+        self._tmp.seek(0)
+        while block := self._tmp.read(1 << 20):
+            out.write(block)
+        self._tmp.close()
+
+    def discard(self) -> None:
+        self._tmp.close()
+
+
+def read_header(first_bytes: bytes, where: str) -> dict[str, Any]:
+    """Parse the header frame from the first bytes of a manifest object."""
+    try:
+        obj = zstandard.ZstdDecompressor().decompressobj()
+        raw = obj.decompress(first_bytes)
+    except zstandard.ZstdError as e:
+        raise DamageError(f"{where}: manifest header does not decompress ({e})") from None
+    if not obj.eof:
+        raise EOFError
+    try:
+        header = json.loads(raw)
+    except ValueError:
+        raise DamageError(f"{where}: manifest header is not JSON") from None
+    if not isinstance(header, dict) or header.get("format") != MANIFEST_FORMAT:
+        raise DamageError(f"{where}: not a reliad manifest")
+    if header.get("version", 0) > MANIFEST_VERSION:
+        raise DamageError(f"{where}: manifest version {header.get('version')} is newer than this reliad")
+    return header
+
+
+def iter_entries(stream: BinaryIO, where: str) -> Iterator[Entry]:
+    """Stream the entries of a manifest (the header frame is skipped)."""
+    reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
+    text = io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[arg-type]
+    try:
+        first = True
+        for line in text:
+            if first:
+                first = False
+                continue
+            try:
+                yield Entry.from_json(json.loads(line))
+            except (ValueError, TypeError, AttributeError) as e:
+                raise DamageError(f"{where}: damaged manifest entry ({e})") from None
+    except zstandard.ZstdError as e:
+        raise DamageError(f"{where}: manifest does not decompress ({e})") from None
+
+
+def entry_depends(entry: Entry) -> set[str]:
+    """Backup ids whose packs the entry's chunks point into."""
+    return {c[0].split("/", 1)[0] for c in entry.chunks}
+
+
+def safe_relpath(path: bytes) -> bytes:
+    """Reject paths that could leave the restore target; a manifest may have been forged."""
+    if not path or path.startswith(b"/") or b"\x00" in path:
+        raise DamageError(f"unsafe path in manifest: {os.fsdecode(path)!r}")
+    for part in path.split(b"/"):
+        if part in (b"", b".", b".."):
+            raise DamageError(f"unsafe path in manifest: {os.fsdecode(path)!r}")
+    return path

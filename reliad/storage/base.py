@@ -1,0 +1,55 @@
+"""The contract every storage backend keeps.
+
+Object names are '/'-separated relative keys such as ``data/<backup>/000001.pack``. A backend
+must make `put` atomic: a reader sees the whole object or none of it. That single property is
+what lets the repository commit a backup by writing its manifest last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    name: str
+    size: int
+
+
+class Storage(Protocol):
+    """An atomic object store: the local directory and S3 both fit."""
+
+    location: str
+
+    def put(self, name: str, data: bytes) -> None:
+        """Store `data` under `name` atomically, replacing any object of that name."""
+
+    def put_file(self, name: str, path: Path) -> None:
+        """Store the content of a local file atomically (large objects go through this)."""
+
+    def open_write(self, name: str) -> BinaryIO:
+        """A writable stream whose content appears under `name` only on `close()`."""
+
+    def open_read(self, name: str) -> BinaryIO:
+        """A readable stream over the whole object, for objects too large to hold in memory."""
+
+    def get(self, name: str) -> bytes:
+        """The whole object; raises FileNotFoundError when it does not exist."""
+
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        """`length` bytes from `offset` (fewer only when the object is shorter)."""
+
+    def stat(self, name: str) -> ObjectInfo | None:
+        """Size of an object, or None when it does not exist."""
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        """Every object whose name starts with `prefix`, in name order."""
+
+    def delete(self, name: str) -> None:
+        """Remove an object; removing a missing one is not an error."""
+
+    def close(self) -> None:
+        """Release cached handles."""

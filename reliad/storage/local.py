@@ -1,0 +1,161 @@
+"""A repository in a local directory (or any mounted filesystem).
+
+Writes go to a temporary name in the same directory, are fsynced, renamed into place and
+the directory is fsynced: after power loss an object is either complete or absent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from reliad.storage.base import ObjectInfo
+
+_TMP_PREFIX = ".tmp-"
+_MAX_OPEN = 32
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _AtomicWriter:
+    """File-like writer that renames its temporary file into place on close()."""
+
+    def __init__(self, final: Path) -> None:
+        self.final = final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = final.with_name(f"{_TMP_PREFIX}{final.name}.{os.getpid()}")
+        self.fh = open(self.tmp, "wb", buffering=1 << 20)  # noqa: SIM115 - closed in close()
+        self.closed = False
+
+    def write(self, data: bytes | memoryview) -> int:
+        return self.fh.write(data)
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
+        os.replace(self.tmp, self.final)
+        fsync_dir(self.final.parent)
+
+    def abort(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.fh.close()
+            with contextlib.suppress(FileNotFoundError):
+                self.tmp.unlink()
+
+    def __enter__(self) -> _AtomicWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+class LocalStorage:
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.location = str(self.root)
+        self._fds: OrderedDict[str, int] = OrderedDict()
+
+    def _path(self, name: str) -> Path:
+        return self.root / name
+
+    def put(self, name: str, data: bytes) -> None:
+        with _AtomicWriter(self._path(name)) as w:
+            w.write(data)
+
+    def put_file(self, name: str, path: Path) -> None:
+        with _AtomicWriter(self._path(name)) as w, open(path, "rb") as src:
+            shutil.copyfileobj(src, w.fh, 1 << 20)
+
+    def open_write(self, name: str) -> BinaryIO:
+        return _AtomicWriter(self._path(name))  # type: ignore[return-value]
+
+    def open_read(self, name: str) -> BinaryIO:
+        return open(self._path(name), "rb")
+
+    def get(self, name: str) -> bytes:
+        return self._path(name).read_bytes()
+
+    def _fd(self, name: str) -> int:
+        fd = self._fds.get(name)
+        if fd is not None:
+            self._fds.move_to_end(name)
+            return fd
+        fd = os.open(self._path(name), os.O_RDONLY)
+        self._fds[name] = fd
+        if len(self._fds) > _MAX_OPEN:
+            _, old = self._fds.popitem(last=False)
+            os.close(old)
+        return fd
+
+    def get_range(self, name: str, offset: int, length: int) -> bytes:
+        return os.pread(self._fd(name), length, offset)
+
+    def stat(self, name: str) -> ObjectInfo | None:
+        try:
+            return ObjectInfo(name, self._path(name).stat().st_size)
+        except FileNotFoundError:
+            return None
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        base = self._path(prefix) if prefix.endswith("/") or not prefix else self._path(prefix).parent
+        if not base.is_dir():
+            return
+        found = []
+        for dirpath, _dirs, files in os.walk(base):
+            for f in files:
+                if f.startswith(_TMP_PREFIX):
+                    continue
+                full = os.path.join(dirpath, f)
+                rel = os.path.relpath(full, self.root).replace(os.sep, "/")
+                if rel.startswith(prefix):
+                    found.append(ObjectInfo(rel, os.stat(full).st_size))
+        found.sort(key=lambda o: o.name)
+        yield from found
+
+    def delete(self, name: str) -> None:
+        fd = self._fds.pop(name, None)
+        if fd is not None:
+            os.close(fd)
+        with contextlib.suppress(FileNotFoundError):
+            self._path(name).unlink()
+        parent = self._path(name).parent
+        while parent != self.root:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+
+    def stale_temporaries(self) -> Iterator[Path]:
+        """Temporary files left by a writer that died; prune removes them."""
+        for dirpath, _dirs, files in os.walk(self.root):
+            for f in files:
+                if f.startswith(_TMP_PREFIX):
+                    yield Path(dirpath) / f
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
