@@ -314,3 +314,17 @@ def check_config_cmd(ctx: Context, file: str | None) -> int:
     ctx.emit({"ok": True, "file": str(cfg.path), "policies": sorted(cfg.policies), "warnings": warnings},
              "\n".join([f"warning: {w}" for w in warnings] + [f"{cfg.path}: OK ({len(cfg.policies)} policies)"]))
     return 0
+
+
+def _load_command_modules() -> None:
+    """Each module in reliad/commands/ adds its own subcommands to `main` on import."""
+    import importlib
+    import pkgutil
+
+    import reliad.commands
+
+    for mod in pkgutil.iter_modules(reliad.commands.__path__):
+        importlib.import_module(f"reliad.commands.{mod.name}")
+
+
+_load_command_modules()

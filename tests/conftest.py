@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 REQUIRE_ALL = os.environ.get("RELIAD_REQUIRE_ALL") == "1"
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def need_program(name: str) -> str:
@@ -36,8 +37,8 @@ class Reliad:
         cmd = [sys.executable, "-m", "reliad", *args]
         if "-c" not in args and "--config" not in args:
             cmd += ["-c", str(self.config)]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **(env or {})},
-                              timeout=timeout)
+        full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=timeout)
         if expect is not None:
             assert proc.returncode == expect, f"{args}: rc={proc.returncode}\n{proc.stdout}\n{proc.stderr}"
         elif check and proc.returncode != 0:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import heapq
 import logging
-import os
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -12,15 +11,15 @@ from typing import Any
 
 from reliad.catalog import Catalog
 from reliad.config import Config, PolicyConfig
-from reliad.errors import ConfigError, ReliadError
+from reliad.errors import ConfigError
 from reliad.jobs.archiver import Archiver, ArchiveStats, RefCursor
 from reliad.jobs.packer import FramePipeline, PackWriter
 from reliad.repository import Repository
 from reliad.repository.lock import writer_lock
 from reliad.repository.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, ManifestWriter, sort_key
 from reliad.repository.repo import new_backup_id
+from reliad.sources import open_source
 from reliad.sources.base import SourceItem
-from reliad.sources.files import FileWalker, Root
 from reliad.targets import open_repository
 from reliad.timeutil import iso, utcnow
 
@@ -41,16 +40,7 @@ def choose_base(headers: list[dict[str, Any]], requested: str) -> dict[str, Any]
 
 def source_items(policy: PolicyConfig, skip_dirs: list[Any]) -> Iterator[SourceItem]:
     """All sources of a policy merged into one stream in manifest order."""
-    streams: list[Iterator[SourceItem]] = []
-    for src in policy.sources:
-        if src.type == "files":
-            for p in src.paths:
-                if not os.path.lexists(p):
-                    raise ReliadError(f"policy {policy.name!r}, source {src.name!r}: path {p} does not exist")
-            roots = [Root(p, src.name, src.exclude, bool(src.options.get("one_file_system"))) for p in src.paths]
-            streams.append(iter(FileWalker(roots, skip_dirs=skip_dirs)))
-        else:
-            raise ConfigError(f"source type {src.type!r} is not supported by this build")
+    streams = [open_source(policy, src, skip_dirs) for src in policy.sources]
     if len(streams) == 1:
         return streams[0]
     return heapq.merge(*streams, key=lambda i: sort_key(i.path))
