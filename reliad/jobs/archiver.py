@@ -134,8 +134,23 @@ class Archiver:
             chunk = [None, None, None, None, len(self._seg), len(data), crc, h]
             self._seg += data
             self._seg_chunks.append(chunk)
+            self._segment_full()
         self.stats.bytes_new += len(data)
         return chunk
+
+    def _segment_full(self) -> None:
+        """Close the shared frame once it holds SEGMENT bytes. Without this, a tree of many
+        small files would gather into one frame, held in memory with every entry waiting on it."""
+        if len(self._seg) >= SEGMENT:
+            self._flush_segment()
+
+    def _zeros(self, n: int) -> None:
+        """Tar padding, added in bounded pieces (a file truncated while read can need a lot)."""
+        while n > 0:
+            k = min(n, SEGMENT)
+            self._seg += bytes(k)
+            n -= k
+            self._segment_full()
 
     def finish(self) -> None:
         if self.tar_mode:
@@ -166,6 +181,7 @@ class Archiver:
                 self.stats.other += 1
             self._tar(entry)
         self._queue(entry)
+        self._segment_full()
         if self.progress:
             self.progress(self.stats)
 
@@ -230,10 +246,8 @@ class Archiver:
         entry.size = total
         self.stats.bytes_read += total
         if self.tar_mode:
-            pad = limit - total  # the file shrank: keep the tar header's promise
-            if pad:
-                self._seg += bytes(pad)
-            self._seg += bytes(-limit % tarfile.BLOCKSIZE)
+            self._zeros(limit - total)  # the file shrank: keep the tar header's promise
+            self._zeros(-limit % tarfile.BLOCKSIZE)
         if total != st0.st_size or st1.st_size != st0.st_size or st1.st_mtime_ns != st0.st_mtime_ns:
             entry.flags.append("changed_during_backup")
             self.stats.changed_during_backup.append(item.path.decode("utf-8", "replace"))
