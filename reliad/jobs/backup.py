@@ -102,6 +102,7 @@ def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: R
                          "paths": [str(p) for p in s.paths]} for s in policy.sources],
             "depends_on": sorted(archiver.depends - {bid}),
             "packs": writer.packs,
+            "pack_sums": writer.sums,
             "stats": {"files": stats.files, "dirs": stats.dirs, "entries": manifest.count,
                       "bytes_read": stats.bytes_read, "bytes_new": stats.bytes_new,
                       "bytes_stored": writer.bytes_written, "unchanged_files": stats.unchanged_files,

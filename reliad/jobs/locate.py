@@ -6,11 +6,13 @@ from reliad.catalog import Catalog
 from reliad.config import Config, TargetConfig
 from reliad.errors import ConfigError, RepositoryError
 from reliad.repository import Repository
+from reliad.repository.repo import check_backup_id
 from reliad.targets import open_repository
 
 
 def find_backup(config: Config, backup_id: str, target_name: str | None) -> tuple[TargetConfig, Repository]:
     """The target named, else the one the catalog records, else any target that has it."""
+    check_backup_id(backup_id)
     if target_name:
         target = config.target(target_name)
         return target, open_repository(config, target)

@@ -31,8 +31,10 @@ class PackWriter:
         self.backup_id = backup_id
         self.pack_size = pack_size
         self.packs: list[str] = []
+        self.sums: dict[str, dict[str, int]] = {}  # pack -> size and CRC32C of the whole object
         self._out: Any = None
         self._pos = 0
+        self._crc = 0
         self.bytes_written = 0
 
     def write(self, stored: bytes) -> tuple[str, int]:
@@ -40,6 +42,7 @@ class PackWriter:
             self._roll()
         off = self._pos
         self._out.write(stored)
+        self._crc = crc32c.crc32c(stored, value=self._crc)
         self._pos += len(stored)
         self.bytes_written += len(stored)
         return self.packs[-1], off
@@ -50,12 +53,14 @@ class PackWriter:
         self.packs.append(name)
         self._out = self.storage.open_write(pack_object(name))
         self._pos = 0
+        self._crc = 0
 
     def close(self) -> None:
         """Flush and commit the current pack (fsync and rename for local storage)."""
         if self._out is not None:
             self._out.close()
             self._out = None
+            self.sums[self.packs[-1]] = {"size": self._pos, "crc32c": self._crc}
 
     def abort(self) -> None:
         if self._out is not None:

@@ -49,20 +49,76 @@ class Verifier:
         self.report = Report(mode)
         self.progress = progress
         self._sizes: dict[str, int] | None = None
+        self._expected: dict[str, int] = {}  # pack -> size its backup recorded
+        self._owners: set[str] = set()  # backups whose recorded pack sizes are in _expected
         self._bad_frames: dict[tuple[str, int], str] = {}
+        self._bad_packs: set[str] = set()  # packs already blamed on some path
         self._good_slices: set[int] = set()
 
     def run(self, backup_ids: list[str]) -> Report:
         for bid in backup_ids:
             self.report.backups.append(bid)
             try:
-                for entry in self.repo.entries(bid):
-                    self._entry(bid, entry)
-                    if self.progress:
-                        self.progress(self.report)
+                self._backup(bid)
             except (DamageError, RepositoryError) as e:
                 self.report.damage(bid, None, str(e))
         return self.report
+
+    def _backup(self, bid: str) -> None:
+        """The manifest first (its own checksum), then every entry, then the backup's own
+        packs as whole objects: that last step covers the bytes no entry points at (tar
+        headers and padding), which `zstd -dc | tar -x` needs intact too."""
+        mode = self.report.mode
+        if mode == "crc":
+            self.repo.check_manifest(bid)
+        elif mode == "fast":
+            self.repo.manifest_trailer(bid)
+        header = self.repo.header(bid)
+        own: dict[str, dict[str, int]] = header.get("pack_sums") or {}
+        self._learn_sizes(bid, header)
+        for entry in self.repo.entries(bid):
+            self._entry(bid, entry)
+            if self.progress:
+                self.progress(self.report)
+        for pack, want in own.items():
+            if pack in self._bad_packs:
+                continue
+            try:
+                if mode == "crc":
+                    self.repo.check_pack(pack, want["size"], want["crc32c"])
+                elif mode == "fast":
+                    self._check_size(pack, want["size"])
+            except DamageError as e:
+                self._bad_packs.add(pack)
+                self.report.damage(bid, None, f"{e} (in bytes no file's content uses: tar headers or padding)"
+                                   if mode == "crc" else str(e))
+
+    def _learn_sizes(self, bid: str, header: dict[str, Any]) -> None:
+        if bid in self._owners:
+            return
+        self._owners.add(bid)
+        for pack, want in (header.get("pack_sums") or {}).items():
+            self._expected[pack] = int(want["size"])
+
+    def _check_size(self, pack: str, need_end: int) -> None:
+        """A pack exists, is at least `need_end` bytes long, and exactly as long as its
+        backup recorded (when that backup's manifest is still there to say)."""
+        if self._sizes is None:
+            self._sizes = {o.name: o.size for o in self.repo.storage.list("data/")}
+        name = pack_object(pack)
+        size = self._sizes.get(name)
+        if size is None:
+            raise DamageError(f"{name} is missing")
+        owner = pack.split("/", 1)[0]
+        if owner not in self._owners:
+            try:
+                self._learn_sizes(owner, self.repo.header(owner))
+            except (DamageError, RepositoryError):
+                self._owners.add(owner)  # its manifest is gone or damaged: only the end can be checked
+        expected = self._expected.get(pack)
+        if need_end > size or (expected is not None and size != expected):
+            raise DamageError(f"{name} is truncated or altered ({size} bytes, its backup wrote "
+                              f"{expected if expected is not None else 'at least ' + str(need_end)})")
 
     def _entry(self, bid: str, entry: Entry) -> None:
         if entry.type not in ("file", "hardlink"):
@@ -76,17 +132,12 @@ class Verifier:
             self._byte(bid, entry)
 
     def _fast(self, bid: str, entry: Entry) -> None:
-        if self._sizes is None:
-            self._sizes = {o.name: o.size for o in self.repo.storage.list("data/")}
         for c in entry.chunks:
-            name = pack_object(c[0])
-            size = self._sizes.get(name)
-            if size is None:
-                self.report.damage(bid, _shown(entry), f"{name} is missing")
-                return
-            if c[1] + c[2] > size:
-                self.report.damage(bid, _shown(entry), f"{name} is truncated ({size} bytes, frame ends at "
-                                                       f"{c[1] + c[2]})")
+            try:
+                self._check_size(c[0], c[1] + c[2])
+            except DamageError as e:
+                self._bad_packs.add(c[0])
+                self.report.damage(bid, _shown(entry), str(e))
                 return
 
     def _crc(self, bid: str, entry: Entry) -> None:
@@ -104,6 +155,7 @@ class Verifier:
             except DamageError as e:
                 if "content CRC32C" not in str(e):
                     self._bad_frames[key] = str(e)
+                self._bad_packs.add(c[0])
                 self.report.damage(bid, _shown(entry), str(e))
                 return
             self.report.bytes_checked += len(data)

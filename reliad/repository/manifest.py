@@ -4,6 +4,12 @@ A manifest object is a run of zstd frames. The first frame holds one JSON line, 
 the following frames hold one JSON line per entry, sorted by `sort_key`. Full, incremental
 and differential backups all list the whole tree, so any backup restores from its own
 manifest alone; they differ only in which packs their chunks point into.
+
+The object ends with a zstd *skippable* frame (ignored by every zstd decoder) holding the
+CRC32C and length of all bytes before it. zstd frames are written without their own
+checksum, so without this trailer a flipped byte in a manifest could decode into a
+plausible but wrong entry; with it, `verify --mode crc` finds any flipped byte and
+`--mode fast` any truncation.
 """
 
 from __future__ import annotations
@@ -12,12 +18,15 @@ import base64
 import io
 import json
 import os
+import re
+import struct
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import crc32c
 import zstandard
 
 from reliad.errors import DamageError
@@ -26,6 +35,10 @@ from reliad.repository import codec
 MANIFEST_FORMAT = "reliad-manifest"
 MANIFEST_VERSION = 1
 _FRAME_RAW = 1 << 20
+# Trailer: skippable frame magic 0x184D2A5E, frame size 12, CRC32C (u32 LE), length (u64 LE).
+TRAILER = struct.Struct("<IIIQ")
+TRAILER_MAGIC = 0x184D2A5E
+PACK_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*/[0-9]+$")
 
 # A chunk: where a piece of a file's content is stored and how to check it.
 # [pack, frame_offset, frame_length, frame_crc32c, raw_offset, raw_length, raw_crc32c, hash]
@@ -95,13 +108,23 @@ class Entry:
         path = _get_bytes(d, "path")
         if path is None or not isinstance(d.get("type"), str):
             raise ValueError("entry without path or type")
+        chunks = d.get("chunks", [])
+        if not isinstance(chunks, list) or not all(_valid_chunk(c) for c in chunks):
+            raise ValueError(f"entry {path!r} has a malformed chunk list")
         return cls(
             path=path, type=d["type"], mode=int(d.get("mode", 0)), uid=int(d.get("uid", 0)),
             gid=int(d.get("gid", 0)), mtime_ns=int(d.get("mtime_ns", 0)),
             ctime_ns=int(d.get("ctime_ns", 0)), ino=int(d.get("ino", 0)), size=int(d.get("size", 0)),
-            chunks=list(d.get("chunks", [])), target=_get_bytes(d, "target"), rdev=int(d.get("rdev", 0)),
+            chunks=chunks, target=_get_bytes(d, "target"), rdev=int(d.get("rdev", 0)),
             flags=list(d.get("flags", [])),
         )
+
+
+def _valid_chunk(c: Any) -> bool:
+    """A chunk record of the right shape, naming a pack inside data/ (a forged or damaged
+    manifest must not make a reader open some other file)."""
+    return (isinstance(c, list) and len(c) == 8 and isinstance(c[0], str) and PACK_RE.match(c[0]) is not None
+            and all(type(v) is int and v >= 0 for v in c[1:7]) and (c[7] is None or isinstance(c[7], str)))
 
 
 class ManifestWriter:
@@ -129,12 +152,18 @@ class ManifestWriter:
             self._buf = io.BytesIO()
 
     def write_to(self, out: BinaryIO, header: dict[str, Any]) -> None:
-        """Write header frame and entry frames to `out` (an atomic storage writer)."""
+        """Write header frame, entry frames and the checksum trailer to `out` (an atomic
+        storage writer)."""
         self._flush()
-        out.write(codec.compress(json.dumps(header, separators=(",", ":")).encode() + b"\n", 3))
+        first = codec.compress(json.dumps(header, separators=(",", ":")).encode() + b"\n", 3)
+        out.write(first)
+        crc, length = crc32c.crc32c(first), len(first)
         self._tmp.seek(0)
         while block := self._tmp.read(1 << 20):
             out.write(block)
+            crc = crc32c.crc32c(block, value=crc)
+            length += len(block)
+        out.write(TRAILER.pack(TRAILER_MAGIC, TRAILER.size - 8, crc, length))
         self._tmp.close()
 
     def discard(self) -> None:
@@ -161,6 +190,20 @@ def read_header(first_bytes: bytes, where: str) -> dict[str, Any]:
     return header
 
 
+def parse_trailer(tail: bytes, size: int, where: str) -> int:
+    """Check the trailer (the last TRAILER.size bytes of an object of `size` bytes) and
+    return the CRC32C it records for the bytes before it."""
+    if len(tail) != TRAILER.size:
+        raise DamageError(f"{where}: manifest is truncated ({size} bytes)")
+    magic, fsize, crc, length = TRAILER.unpack(tail)
+    if magic != TRAILER_MAGIC or fsize != TRAILER.size - 8:
+        raise DamageError(f"{where}: manifest is truncated or damaged (no checksum trailer at its end)")
+    if length != size - TRAILER.size:
+        raise DamageError(f"{where}: manifest has {size - TRAILER.size} bytes before its trailer, "
+                          f"the trailer says {length}")
+    return crc
+
+
 def iter_entries(stream: BinaryIO, where: str) -> Iterator[Entry]:
     """Stream the entries of a manifest (the header frame is skipped)."""
     reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
@@ -172,9 +215,10 @@ def iter_entries(stream: BinaryIO, where: str) -> Iterator[Entry]:
                 first = False
                 continue
             try:
-                yield Entry.from_json(json.loads(line))
+                entry = Entry.from_json(json.loads(line))
             except (ValueError, TypeError, AttributeError) as e:
                 raise DamageError(f"{where}: damaged manifest entry ({e})") from None
+            yield entry
     except zstandard.ZstdError as e:
         raise DamageError(f"{where}: manifest does not decompress ({e})") from None
 

@@ -10,6 +10,7 @@ Layout (see docs/FORMAT.md):
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
 from collections import OrderedDict
@@ -21,13 +22,23 @@ import crc32c
 
 from reliad.errors import DamageError, RepositoryError
 from reliad.repository import codec
-from reliad.repository.manifest import Entry, iter_entries, read_header
+from reliad.repository.manifest import TRAILER, Entry, iter_entries, parse_trailer, read_header
 from reliad.storage.base import Storage
 
 FORMAT_NAME = "reliad"
 FORMAT_VERSION = 1
 DEFAULT_PACK_SIZE = 64 << 20
 CHUNKER = {"algorithm": "fastcdc2020", "min": 256 << 10, "avg": 1 << 20, "max": 4 << 20, "seed": 0}
+
+
+BACKUP_ID_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")
+
+
+def check_backup_id(backup_id: str) -> str:
+    """A backup id as the user typed it becomes an object name: refuse anything else."""
+    if not BACKUP_ID_RE.match(backup_id):
+        raise RepositoryError(f"{backup_id!r} is not a backup id; 'reliad list' shows the ids")
+    return backup_id
 
 
 def pack_object(pack: str) -> str:
@@ -94,7 +105,7 @@ class Repository:
         return [o.name.split("/", 1)[1] for o in self.storage.list("manifests/")]
 
     def header(self, backup_id: str) -> dict[str, Any]:
-        name = f"manifests/{backup_id}"
+        name = f"manifests/{check_backup_id(backup_id)}"
         size = 64 << 10
         while True:
             try:
@@ -112,13 +123,55 @@ class Repository:
         return [self.header(b) for b in self.backup_ids()]
 
     def entries(self, backup_id: str) -> Iterator[Entry]:
-        name = f"manifests/{backup_id}"
+        name = f"manifests/{check_backup_id(backup_id)}"
         try:
             stream = self.storage.open_read(name)
         except FileNotFoundError:
             raise RepositoryError(f"{self.storage.location}: no backup {backup_id!r}") from None
         with stream:
             yield from iter_entries(stream, name)
+
+    def manifest_trailer(self, backup_id: str) -> tuple[int, int]:
+        """Size of the manifest object and the CRC32C its trailer records; reads only the
+        end of it, so `verify --mode fast` finds a truncated manifest without reading it."""
+        name = f"manifests/{check_backup_id(backup_id)}"
+        info = self.storage.stat(name)
+        if info is None:
+            raise RepositoryError(f"{self.storage.location}: no backup {backup_id!r}")
+        tail = self.storage.get_range(name, max(0, info.size - TRAILER.size), TRAILER.size)
+        return info.size, parse_trailer(tail, info.size, name)
+
+    def check_manifest(self, backup_id: str) -> None:
+        """Read the whole manifest object and compare its CRC32C with its trailer."""
+        size, want = self.manifest_trailer(backup_id)
+        name = f"manifests/{backup_id}"
+        crc, left = 0, size - TRAILER.size
+        with self.storage.open_read(name) as fh:
+            while left > 0:
+                block = fh.read(min(left, 1 << 20))
+                if not block:
+                    raise DamageError(f"{name}: manifest is shorter than its trailer says")
+                crc = crc32c.crc32c(block, value=crc)
+                left -= len(block)
+        if crc != want:
+            raise DamageError(f"{name}: CRC32C mismatch, the manifest is damaged")
+
+    def check_pack(self, pack: str, size: int, want: int) -> None:
+        """Read a whole pack and compare its length and CRC32C with what its backup recorded."""
+        name = pack_object(pack)
+        crc, got = 0, 0
+        try:
+            fh = self.storage.open_read(name)
+        except FileNotFoundError:
+            raise DamageError(f"{name}: pack is missing") from None
+        with fh:
+            while block := fh.read(1 << 20):
+                crc = crc32c.crc32c(block, value=crc)
+                got += len(block)
+        if got != size:
+            raise DamageError(f"{name}: pack has {got} bytes, its backup recorded {size}")
+        if crc != want:
+            raise DamageError(f"{name}: CRC32C mismatch over the whole pack")
 
     # -- frames ------------------------------------------------------------------
     def read_stored(self, pack: str, offset: int, length: int) -> bytes:
