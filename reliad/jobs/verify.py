@@ -49,8 +49,6 @@ class Verifier:
         self.report = Report(mode)
         self.progress = progress
         self._sizes: dict[str, int] | None = None
-        self._expected: dict[str, int] = {}  # pack -> size its backup recorded
-        self._owners: set[str] = set()  # backups whose recorded pack sizes are in _expected
         self._bad_frames: dict[tuple[str, int], str] = {}
         self._bad_packs: set[str] = set()  # packs already blamed on some path
         self._good_slices: set[int] = set()
@@ -75,7 +73,6 @@ class Verifier:
             self.repo.manifest_trailer(bid)
         header = self.repo.header(bid)
         own: dict[str, dict[str, int]] = header.get("pack_sums") or {}
-        self._learn_sizes(bid, header)
         for entry in self.repo.entries(bid):
             self._entry(bid, entry)
             if self.progress:
@@ -87,38 +84,24 @@ class Verifier:
                 if mode == "crc":
                     self.repo.check_pack(pack, want["size"], want["crc32c"])
                 elif mode == "fast":
-                    self._check_size(pack, want["size"])
+                    self._check_size(pack, want["size"], exact=True)
             except DamageError as e:
                 self._bad_packs.add(pack)
                 self.report.damage(bid, None, f"{e} (in bytes no file's content uses: tar headers or padding)"
                                    if mode == "crc" else str(e))
 
-    def _learn_sizes(self, bid: str, header: dict[str, Any]) -> None:
-        if bid in self._owners:
-            return
-        self._owners.add(bid)
-        for pack, want in (header.get("pack_sums") or {}).items():
-            self._expected[pack] = int(want["size"])
-
-    def _check_size(self, pack: str, need_end: int) -> None:
-        """A pack exists, is at least `need_end` bytes long, and exactly as long as its
-        backup recorded (when that backup's manifest is still there to say)."""
+    def _check_size(self, pack: str, need: int, exact: bool = False) -> None:
+        """A pack exists and holds `need` bytes: at least (a frame some path uses lies
+        within it) or exactly (the size its backup recorded for the whole pack)."""
         if self._sizes is None:
             self._sizes = {o.name: o.size for o in self.repo.storage.list("data/")}
         name = pack_object(pack)
         size = self._sizes.get(name)
         if size is None:
             raise DamageError(f"{name} is missing")
-        owner = pack.split("/", 1)[0]
-        if owner not in self._owners:
-            try:
-                self._learn_sizes(owner, self.repo.header(owner))
-            except (DamageError, RepositoryError):
-                self._owners.add(owner)  # its manifest is gone or damaged: only the end can be checked
-        expected = self._expected.get(pack)
-        if need_end > size or (expected is not None and size != expected):
+        if size < need or (exact and size != need):
             raise DamageError(f"{name} is truncated or altered ({size} bytes, its backup wrote "
-                              f"{expected if expected is not None else 'at least ' + str(need_end)})")
+                              f"{'' if exact else 'at least '}{need})")
 
     def _entry(self, bid: str, entry: Entry) -> None:
         if entry.type not in ("file", "hardlink"):
