@@ -41,6 +41,26 @@ CREATE TABLE IF NOT EXISTS backups (
     PRIMARY KEY (id, target)
 );
 CREATE INDEX IF NOT EXISTS backups_policy ON backups (policy, started_at);
+CREATE TABLE IF NOT EXISTS verify_runs (
+    seq INTEGER PRIMARY KEY,
+    target TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT NOT NULL,
+    backups INTEGER NOT NULL,
+    damaged_backups INTEGER NOT NULL,
+    files INTEGER DEFAULT 0,
+    bytes_checked INTEGER DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS lock_waits (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    target TEXT NOT NULL,
+    command TEXT NOT NULL,
+    waited_s REAL NOT NULL,
+    acquired INTEGER NOT NULL
+);
 """
 
 COLUMNS = ("id", "target", "policy", "type", "requested_type", "base", "status", "started_at",
@@ -130,3 +150,17 @@ class Catalog:
             d["depends_on"] = json.loads(d["depends_on"] or "[]")
             out.append(d)
         return out
+
+    def record_verify(self, *, target: str, policy: str, mode: str, started_at: str, finished_at: str,
+                      backups: int, damaged_backups: int, files: int, bytes_checked: int) -> None:
+        """One verification of one policy's backups in one target, kept so that monitoring can
+        tell when each was last proven intact and whether damage was found."""
+        self.db.execute(
+            "INSERT INTO verify_runs (target, policy, mode, started_at, finished_at, backups, damaged_backups, "
+            "files, bytes_checked) VALUES (?,?,?,?,?,?,?,?,?)",
+            (target, policy, mode, started_at, finished_at, backups, damaged_backups, files, bytes_checked))
+
+    def record_lock_wait(self, target: str, command: str, waited_s: float, acquired: bool) -> None:
+        """A writer that found the repository locked: how long it waited and whether it got in."""
+        self.db.execute("INSERT INTO lock_waits (at, target, command, waited_s, acquired) VALUES (?,?,?,?,?)",
+                        (iso(utcnow()), target, command, round(waited_s, 3), int(acquired)))

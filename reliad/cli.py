@@ -239,8 +239,9 @@ def restore_cmd(ctx: Context, backup_id: str, dest: Path, paths: tuple[str, ...]
 @click.option("--target", "target_name", default=None, help="Verify the backups in this target.")
 def verify_cmd(ctx: Context, backup_ids: tuple[str, ...], mode: str, target_name: str | None) -> int:
     """Verify backups (all of them when none is named); exit 3 when damage is found."""
+    from reliad.catalog import Catalog
     from reliad.jobs.locate import find_backup, repositories
-    from reliad.jobs.verify import Report, run_verify
+    from reliad.jobs.verify import Report, verify_and_record
 
     if backup_ids:
         work: dict[str, tuple[Any, list[str]]] = {}
@@ -251,13 +252,18 @@ def verify_cmd(ctx: Context, backup_ids: tuple[str, ...], mode: str, target_name
         work = {t.name: (repo, repo.backup_ids()) for t, repo in repositories(ctx.config, target_name)}
     bar = ctx.progress()
     total = Report(mode)
-    for repo, ids in work.values():
-        r = run_verify(repo, ids, mode, progress=lambda r: bar.show(f"{r.files} files checked"))
-        total.backups += r.backups
-        total.damaged += r.damaged
-        total.changed += r.changed
-        total.files += r.files
-        total.bytes_checked += r.bytes_checked
+    catalog = Catalog(ctx.config.state_dir)
+    try:
+        for tname, (repo, ids) in work.items():
+            for r in verify_and_record(catalog, tname, repo, ids, mode,
+                                       progress=lambda r: bar.show(f"{r.files} files checked")):
+                total.backups += r.backups
+                total.damaged += r.damaged
+                total.changed += r.changed
+                total.files += r.files
+                total.bytes_checked += r.bytes_checked
+    finally:
+        catalog.close()
     bar.done()
     data = total.to_json()
 

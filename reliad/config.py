@@ -8,6 +8,7 @@ file, the key and what is allowed, because the person reading them is at a shell
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import tomllib
@@ -21,7 +22,19 @@ DEFAULT_CONFIG = Path("/etc/reliad/reliad.toml")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CONTENT_CLASSES = ("pages", "customers", "transactions", "business", "merchants")
 
-TOP_KEYS = {"state_dir": str, "targets": dict, "policies": dict}
+TOP_KEYS = {"state_dir": str, "targets": dict, "policies": dict, "metrics": dict}
+# 11090: outside 9100-9999, the range the Prometheus wiki's "Default port allocations" page
+# hands out to exporters, which is fully taken; reliad is an application, not an exporter.
+DEFAULT_METRICS_PORT = 11090
+METRICS_KEYS: dict[str, type | tuple[type, ...]] = {
+    "enabled": bool,
+    "listen": str,
+    "tls_cert_file": str,
+    "tls_key_file": str,
+    "basic_auth_user": str,
+    "basic_auth_password_file": str,
+    "allow_insecure": bool,
+}
 TARGET_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "local": {"type": str, "path": str, "encryption": bool, "pack_size_mib": int},
 }
@@ -67,11 +80,29 @@ class PolicyConfig:
 
 
 @dataclass
+class MetricsConfig:
+    """Where `reliad run` serves /metrics, and how it guards the endpoint off loopback."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_METRICS_PORT
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    basic_auth_user: str | None = None
+    basic_auth_password_file: Path | None = None
+
+    @property
+    def listen(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass
 class Config:
     path: Path
     state_dir: Path
     targets: dict[str, TargetConfig]
     policies: dict[str, PolicyConfig]
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     def policy(self, name: str) -> PolicyConfig:
         if name not in self.policies:
@@ -223,6 +254,48 @@ def _parse_policy(file: Path, name: str, raw: Any, targets: dict[str, TargetConf
                         options=options)
 
 
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_metrics(file: Path, raw: Any) -> MetricsConfig:
+    """The [metrics] table. A listener other hosts can reach must be protected (TLS and basic
+    auth) or explicitly declared insecure, so that backup facts are not published by accident."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: [metrics] must be a table")
+    check_keys(file, "metrics.", raw, METRICS_KEYS)
+    m = MetricsConfig(enabled=raw.get("enabled", True))
+    listen = raw.get("listen", m.listen)
+    host, sep, port = listen.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{file}: metrics.listen must be HOST:PORT such as \"127.0.0.1:{DEFAULT_METRICS_PORT}\" "
+                          f"or \"[::1]:{DEFAULT_METRICS_PORT}\", not {listen!r}")
+    m.host, m.port = host or "0.0.0.0", int(port)
+    for key in ("tls_cert_file", "tls_key_file", "basic_auth_password_file"):
+        if key in raw:
+            setattr(m, key, resolve_path(file, raw[key]))
+    m.basic_auth_user = raw.get("basic_auth_user")
+    if (m.tls_cert_file is None) != (m.tls_key_file is None):
+        raise ConfigError(f"{file}: metrics.tls_cert_file and metrics.tls_key_file must be given together")
+    if (m.basic_auth_user is None) != (m.basic_auth_password_file is None):
+        raise ConfigError(f"{file}: metrics.basic_auth_user and metrics.basic_auth_password_file must be given "
+                          "together")
+    protected = m.tls_cert_file is not None and m.basic_auth_user is not None
+    if m.enabled and not _is_loopback(m.host) and not protected and not raw.get("allow_insecure", False):
+        raise ConfigError(
+            f"{file}: metrics.listen {listen!r} can be reached from other hosts; set metrics.tls_cert_file, "
+            "metrics.tls_key_file, metrics.basic_auth_user and metrics.basic_auth_password_file, "
+            "or set metrics.allow_insecure = true"
+        )
+    return m
+
+
 def default_config_path() -> Path:
     env = os.environ.get("RELIAD_CONFIG")
     return Path(env) if env else DEFAULT_CONFIG
@@ -258,5 +331,6 @@ def parse_config(file: Path, raw: dict[str, Any]) -> Config:
     for name in policies_raw:
         _check_name(file, "policy", name)
     policies = {n: _parse_policy(file, n, p, targets) for n, p in policies_raw.items()}
+    metrics = _parse_metrics(file, raw["metrics"]) if "metrics" in raw else MetricsConfig()
     return Config(path=file, state_dir=resolve_path(file, raw["state_dir"]), targets=targets,
-                  policies=policies)
+                  policies=policies, metrics=metrics)

@@ -56,7 +56,8 @@ def run_backup(config: Config, policy_name: str, requested: str, *, lock_wait: f
     repo = open_repository(config, target, create=True)
     catalog = Catalog(config.state_dir)
     try:
-        with writer_lock(target.path, f"backup {policy_name}", lock_wait):
+        with writer_lock(target.path, f"backup {policy_name}", lock_wait,
+                         on_wait=lambda s, ok: catalog.record_lock_wait(target.name, "backup", s, ok)):
             return _locked_backup(config, policy, requested, repo, catalog, target.name, progress)
     finally:
         catalog.close()

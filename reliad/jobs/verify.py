@@ -14,10 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from reliad.catalog import Catalog
 from reliad.errors import DamageError, RepositoryError
 from reliad.repository import Repository
 from reliad.repository.manifest import Entry
 from reliad.repository.repo import pack_object
+from reliad.timeutil import iso, utcnow
 
 MODES = ("fast", "crc", "byte")
 
@@ -172,3 +174,31 @@ class Verifier:
 def run_verify(repo: Repository, backup_ids: list[str], mode: str,
                progress: Callable[[Report], None] | None = None) -> Report:
     return Verifier(repo, mode, progress).run(backup_ids)
+
+
+def _policy_of(repo: Repository, known: dict[str, str], backup_id: str) -> str:
+    if backup_id in known:
+        return known[backup_id]
+    try:
+        return str(repo.header(backup_id).get("policy") or "unknown")
+    except (DamageError, RepositoryError, OSError, ValueError):
+        return "unknown"
+
+
+def verify_and_record(catalog: Catalog, target: str, repo: Repository, backup_ids: list[str], mode: str,
+                      progress: Callable[[Report], None] | None = None) -> list[Report]:
+    """Verify one target's backups a policy at a time and record each policy's result in the
+    catalog, so that monitoring can say per policy when it was last proven intact."""
+    known = {r["id"]: r["policy"] for r in catalog.backups(target=target)}
+    groups: dict[str, list[str]] = {}
+    for bid in backup_ids:
+        groups.setdefault(_policy_of(repo, known, bid), []).append(bid)
+    reports = []
+    for policy, ids in sorted(groups.items()):
+        started = iso(utcnow())
+        r = run_verify(repo, ids, mode, progress)
+        catalog.record_verify(target=target, policy=policy, mode=mode, started_at=started, finished_at=iso(utcnow()),
+                              backups=len(r.backups), damaged_backups=len({d["backup"] for d in r.damaged}),
+                              files=r.files, bytes_checked=r.bytes_checked)
+        reports.append(r)
+    return reports

@@ -13,7 +13,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from reliad.errors import LockError
@@ -28,20 +28,31 @@ def _holder(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def writer_lock(repo_dir: Path, command: str, wait_s: float = 0.0) -> Iterator[None]:
-    """Hold the repository's writer lock; wait up to `wait_s` seconds for it."""
+def writer_lock(repo_dir: Path, command: str, wait_s: float = 0.0,
+                on_wait: Callable[[float, bool], None] | None = None) -> Iterator[None]:
+    """Hold the repository's writer lock; wait up to `wait_s` seconds for it.
+
+    When the lock was busy, `on_wait(seconds_waited, acquired)` is called once, so that the
+    caller can record contention (the repository layer itself knows nothing of the catalog)."""
     lock_dir = repo_dir / "locks"
     lock_dir.mkdir(parents=True, exist_ok=True)
     path = lock_dir / "writer"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        deadline = time.monotonic() + wait_s
+        start = time.monotonic()
+        deadline = start + wait_s
+        busy = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if busy and on_wait:
+                    on_wait(time.monotonic() - start, True)
                 break
             except BlockingIOError:
+                busy = True
                 if time.monotonic() >= deadline:
+                    if on_wait:
+                        on_wait(time.monotonic() - start, False)
                     raise LockError(
                         f"repository {repo_dir} is locked by {_holder(path)}; "
                         "wait for it to finish or pass --lock-wait SECONDS"

@@ -1,0 +1,311 @@
+"""The Prometheus collector: every series is computed from the catalog when it is scraped.
+
+Reading the catalog on each scrape (instead of counting events in memory) is what makes the
+values survive a restart of the service, and what lets `reliad metrics --textfile` from cron
+publish exactly what the service would. Labels are limited to configured names (policy,
+target), backup types, results and verify modes: never a path, an id or an error text, so the
+number of series stays bounded however long reliad runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import platform
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import Collector
+
+from reliad import __version__
+from reliad.catalog import Catalog
+from reliad.config import Config, PolicyConfig
+from reliad.timeutil import parse_iso
+
+log = logging.getLogger(__name__)
+
+BACKUP_TYPES = ("full", "differential", "incremental")
+RESULTS = ("ok", "partial", "failed")
+# The standard's schedule (R8); a policy's own [schedule] overrides it.
+DEFAULT_INTERVALS = {"incremental": 2 * 3600.0, "full": 12 * 3600.0, "differential": 7 * 86400.0}
+# Which successful backups renew the recovery point a type's schedule promises: a full
+# captures everything, so it also renews the differential and incremental clocks.
+COVERED_BY = {"full": ("full",), "differential": ("full", "differential"),
+              "incremental": ("full", "differential", "incremental")}
+DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400)
+REPO_SIZE_TTL_S = 60.0
+
+
+@dataclass(frozen=True)
+class ScheduleFacts:
+    """What monitoring needs to know about one policy's schedule for one backup type."""
+
+    interval_s: float
+    active: bool = True
+
+
+def schedule_facts(policy: PolicyConfig) -> dict[str, ScheduleFacts]:
+    """The configured interval of each scheduled backup type of a policy."""
+    return {t: ScheduleFacts(DEFAULT_INTERVALS[t]) for t in BACKUP_TYPES}
+
+
+def _ts(text: str | None) -> float | None:
+    return parse_iso(text).timestamp() if text else None
+
+
+def _dir_size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except FileNotFoundError:
+                continue
+    return total
+
+
+class ReliadCollector(Collector):
+    """Reads the catalog and the configuration on every scrape.
+
+    `config` is a callable so that the service can swap in a reloaded configuration;
+    `next_runs` is given by the service's scheduler (absent for a one-shot `reliad metrics`)."""
+
+    def __init__(self, config: Callable[[], Config],
+                 next_runs: Callable[[], dict[tuple[str, str], datetime | None]] | None = None) -> None:
+        self._config = config
+        self._next_runs = next_runs
+        self._repo_sizes: dict[str, tuple[float, int]] = {}
+
+    def describe(self) -> list[Metric]:
+        # Series depend on the catalog's content; nothing to declare up front.
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        config = self._config()
+        catalog = Catalog(config.state_dir)
+        try:
+            yield from self._info(config)
+            yield from self._backups(config, catalog)
+            yield from self._schedules(config, catalog)
+            yield from self._verification(config, catalog)
+            yield from self._locks(config, catalog)
+        finally:
+            catalog.close()
+        yield from self._replication(config)
+        yield from self._repositories(config)
+
+    # ------------------------------------------------------------------ facts
+    def _info(self, config: Config) -> Iterator[Metric]:
+        build = InfoMetricFamily("reliad_build", "reliad version and the Python it runs on.")
+        build.add_metric([], {"version": __version__, "python_version": platform.python_version()})
+        yield build
+        targets = InfoMetricFamily("reliad_target", "Configured targets and their storage type.",
+                                   labels=["target"])
+        for t in config.targets.values():
+            targets.add_metric([t.name], {"type": t.type})
+        yield targets
+        policies = InfoMetricFamily("reliad_policy", "Configured policies and the targets they write to "
+                                    "(role primary: written first; offsite: replicated to).",
+                                    labels=["policy", "target"])
+        for p in config.policies.values():
+            primary = next((n for n in p.targets if config.targets[n].type == "local"), None)
+            for n in p.targets:
+                policies.add_metric([p.name, n], {"role": "primary" if n == primary else "offsite"})
+        yield policies
+
+    # ------------------------------------------------------------------ backups
+    def _backups(self, config: Config, catalog: Catalog) -> Iterator[Metric]:
+        labels = ["policy", "type", "target"]
+        last_success = GaugeMetricFamily(
+            "reliad_backup_last_success_timestamp_seconds",
+            "When the newest successful backup of this policy and type finished (Unix time).", labels=labels)
+        last_attempt = GaugeMetricFamily(
+            "reliad_backup_last_attempt_timestamp_seconds",
+            "When the newest backup attempt of this policy and type started, whatever its result.", labels=labels)
+        last_result = GaugeMetricFamily(
+            "reliad_backup_last_result",
+            "Result of the newest finished attempt: 1 for its result label (ok, partial: some files could not "
+            "be read, failed), 0 for the others.", labels=[*labels, "result"])
+        last_duration = GaugeMetricFamily(
+            "reliad_backup_last_duration_seconds", "How long the newest successful backup took.", labels=labels)
+        last_read = GaugeMetricFamily(
+            "reliad_backup_last_read_bytes", "Bytes read from the sources by the newest successful backup.",
+            labels=labels)
+        last_stored = GaugeMetricFamily(
+            "reliad_backup_last_stored_bytes", "Bytes the newest successful backup added to the repository.",
+            labels=labels)
+        last_files = GaugeMetricFamily(
+            "reliad_backup_last_files", "Files in the newest successful backup.", labels=labels)
+        running = GaugeMetricFamily(
+            "reliad_backup_running", "1 while a backup of this policy and type is running.", labels=labels)
+        runs = CounterMetricFamily(
+            "reliad_backups", "Finished backup attempts recorded in the catalog, by result.",
+            labels=[*labels, "result"])
+        durations = HistogramMetricFamily(
+            "reliad_backup_duration_seconds", "Duration of successful backups recorded in the catalog.",
+            labels=labels)
+
+        policies = set(config.policies)
+        rows = [r for r in catalog.db.execute(
+            "SELECT policy, type, target, status, started_at, finished_at, duration_s, files, bytes_read, "
+            "bytes_stored FROM backups ORDER BY started_at, id") if r["policy"] in policies]
+        newest_ok: dict[tuple[str, str, str], Any] = {}
+        newest_done: dict[tuple[str, str, str], Any] = {}
+        newest_any: dict[tuple[str, str, str], Any] = {}
+        counts: dict[tuple[str, str, str, str], int] = {}
+        hist: dict[tuple[str, str, str], list[float]] = {}
+        for r in rows:
+            key = (r["policy"], r["type"], r["target"])
+            newest_any[key] = r
+            if r["status"] == "running":
+                continue
+            newest_done[key] = r
+            status = r["status"] if r["status"] in RESULTS else "failed"
+            counts[(*key, status)] = counts.get((*key, status), 0) + 1
+            if status == "ok":
+                newest_ok[key] = r
+            if status in ("ok", "partial") and r["duration_s"] is not None:
+                hist.setdefault(key, []).append(float(r["duration_s"]))
+
+        for key, r in newest_ok.items():
+            last_success.add_metric(list(key), _ts(r["finished_at"]) or 0.0)
+            last_duration.add_metric(list(key), float(r["duration_s"] or 0.0))
+            last_read.add_metric(list(key), float(r["bytes_read"] or 0))
+            last_stored.add_metric(list(key), float(r["bytes_stored"] or 0))
+            last_files.add_metric(list(key), float(r["files"] or 0))
+        for key, r in newest_any.items():
+            last_attempt.add_metric(list(key), _ts(r["started_at"]) or 0.0)
+            running.add_metric(list(key), 1.0 if r["status"] == "running" else 0.0)
+        for key, r in newest_done.items():
+            current = r["status"] if r["status"] in RESULTS else "failed"
+            for result in RESULTS:
+                last_result.add_metric([*key, result], 1.0 if result == current else 0.0)
+        for key in newest_done:
+            for result in RESULTS:
+                runs.add_metric([*key, result], float(counts.get((*key, result), 0)))
+        for key, values in hist.items():
+            buckets = [(str(float(b)), float(sum(1 for v in values if v <= b))) for b in DURATION_BUCKETS]
+            buckets.append(("+Inf", float(len(values))))
+            durations.add_metric(list(key), buckets, sum(values))
+        yield from (last_success, last_attempt, last_result, last_duration, last_read, last_stored, last_files,
+                    running, runs, durations)
+
+    def _schedules(self, config: Config, catalog: Catalog) -> Iterator[Metric]:
+        labels = ["policy", "type"]
+        interval = GaugeMetricFamily(
+            "reliad_backup_interval_seconds", "Configured interval between backups of this policy and type; alerts "
+            "compare reliad_backup_age_seconds with it.", labels=labels)
+        age = GaugeMetricFamily(
+            "reliad_backup_age_seconds",
+            "Seconds since the newest successful backup that renews this type's recovery point finished (a full "
+            "renews all types, a differential also the incremental one); +Inf when there is none.", labels=labels)
+        active = GaugeMetricFamily(
+            "reliad_schedule_active", "1 when this schedule is within its start and end dates.", labels=labels)
+        next_run = GaugeMetricFamily(
+            "reliad_scheduler_next_run_timestamp_seconds", "When the service will next start this backup.",
+            labels=labels)
+        newest: dict[tuple[str, str], float] = {}
+        for r in catalog.db.execute("SELECT policy, type, MAX(finished_at) AS f FROM backups WHERE status='ok' "
+                                    "GROUP BY policy, type"):
+            if r["f"]:
+                newest[(r["policy"], r["type"])] = _ts(r["f"]) or 0.0
+        now = time.time()
+        for p in config.policies.values():
+            for btype, facts in schedule_facts(p).items():
+                interval.add_metric([p.name, btype], facts.interval_s)
+                active.add_metric([p.name, btype], 1.0 if facts.active else 0.0)
+                done = [newest[(p.name, t)] for t in COVERED_BY[btype] if (p.name, t) in newest]
+                age.add_metric([p.name, btype], max(0.0, now - max(done)) if done else math.inf)
+        if self._next_runs is not None:
+            for (policy, btype), when in sorted(self._next_runs().items()):
+                if when is not None and policy in config.policies:
+                    next_run.add_metric([policy, btype], when.timestamp())
+        yield from (interval, age, active, next_run)
+
+    # ------------------------------------------------------------------ verification
+    def _verification(self, config: Config, catalog: Catalog) -> Iterator[Metric]:
+        labels = ["policy", "target", "mode"]
+        runs = CounterMetricFamily(
+            "reliad_verify_runs", "Verification runs recorded in the catalog; result damage when any backup "
+            "failed its checks.", labels=[*labels, "result"])
+        last_run = GaugeMetricFamily(
+            "reliad_verify_last_run_timestamp_seconds", "When the newest verification in this mode finished.",
+            labels=labels)
+        damaged = GaugeMetricFamily(
+            "reliad_verify_damaged_backups", "Backups found damaged by the newest verification in this mode.",
+            labels=labels)
+        checked = GaugeMetricFamily(
+            "reliad_verify_last_checked_backups", "Backups checked by the newest verification in this mode.",
+            labels=labels)
+        for r in catalog.db.execute(
+                "SELECT policy, target, mode, SUM(damaged_backups > 0) AS bad, COUNT(*) AS n FROM verify_runs "
+                "GROUP BY policy, target, mode"):
+            key = [r["policy"], r["target"], r["mode"]]
+            runs.add_metric([*key, "ok"], float(r["n"] - r["bad"]))
+            runs.add_metric([*key, "damage"], float(r["bad"]))
+        for r in catalog.db.execute(
+                "SELECT v.policy, v.target, v.mode, v.finished_at, v.damaged_backups, v.backups FROM verify_runs v "
+                "JOIN (SELECT policy, target, mode, MAX(seq) AS seq FROM verify_runs GROUP BY policy, target, mode) m "
+                "ON v.seq = m.seq"):
+            key = [r["policy"], r["target"], r["mode"]]
+            last_run.add_metric(key, _ts(r["finished_at"]) or 0.0)
+            damaged.add_metric(key, float(r["damaged_backups"]))
+            checked.add_metric(key, float(r["backups"]))
+        yield from (runs, last_run, damaged, checked)
+
+    # ------------------------------------------------------------------ locks
+    def _locks(self, config: Config, catalog: Catalog) -> Iterator[Metric]:
+        waits = CounterMetricFamily(
+            "reliad_lock_waits", "Times a writer found a repository locked by another; outcome timeout when it "
+            "gave up.", labels=["target", "outcome"])
+        seconds = CounterMetricFamily(
+            "reliad_lock_wait_seconds", "Seconds writers spent waiting for a repository lock.", labels=["target"])
+        for r in catalog.db.execute("SELECT target, SUM(acquired) AS ok, COUNT(*) AS n, SUM(waited_s) AS s "
+                                    "FROM lock_waits GROUP BY target"):
+            waits.add_metric([r["target"], "acquired"], float(r["ok"]))
+            waits.add_metric([r["target"], "timeout"], float(r["n"] - r["ok"]))
+            seconds.add_metric([r["target"]], float(r["s"]))
+        yield from (waits, seconds)
+
+    # ------------------------------------------------------------------ offsite
+    def _replication(self, config: Config) -> Iterator[Metric]:
+        labels = ["policy", "target"]
+        pending = GaugeMetricFamily(
+            "reliad_replication_pending_objects", "Objects of this policy written locally but not yet copied to "
+            "this offsite target.", labels=labels)
+        lag = GaugeMetricFamily(
+            "reliad_replication_lag_seconds", "Age of the oldest backup of this policy not yet complete on this "
+            "offsite target; 0 when it is up to date.", labels=labels)
+        for p in config.policies.values():
+            for name in p.targets:
+                if config.targets[name].type != "local":
+                    pending.add_metric([p.name, name], 0.0)
+                    lag.add_metric([p.name, name], 0.0)
+        yield from (pending, lag)
+
+    # ------------------------------------------------------------------ repositories
+    def _repositories(self, config: Config) -> Iterator[Metric]:
+        size = GaugeMetricFamily("reliad_repository_size_bytes", "Bytes the repository of a local target occupies.",
+                                 labels=["target"])
+        now = time.monotonic()
+        for t in config.targets.values():
+            if t.type != "local" or t.path is None or not t.path.is_dir():
+                continue
+            cached = self._repo_sizes.get(t.name)
+            if cached is None or now - cached[0] > REPO_SIZE_TTL_S:
+                cached = (now, _dir_size(t.path))
+                self._repo_sizes[t.name] = cached
+            size.add_metric([t.name], float(cached[1]))
+        yield size

@@ -1,0 +1,211 @@
+"""The series `reliad metrics` computes from the catalog, the textfile writer, the [metrics]
+configuration and the /metrics server's TLS and basic auth."""
+
+from __future__ import annotations
+
+import base64
+import math
+import ssl
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import Reliad, need_program, write_config
+
+
+def samples(text: str) -> dict[tuple[str, frozenset], float]:
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for f in text_string_to_metric_families(text) for s in f.samples}
+
+
+def value(series: dict, name: str, **labels: str) -> float:
+    matches = [v for (n, ls), v in series.items() if n == name and set(labels.items()) <= ls]
+    assert len(matches) == 1, f"{name} {labels}: {len(matches)} series"
+    return matches[0]
+
+
+def test_series_come_from_the_catalog_after_a_restart(reliad: Reliad, src: Path, tmp_path: Path) -> None:
+    """A full succeeds, then an incremental fails because the source is gone. A fresh process
+    (as after a service restart) reports both from the catalog, and promtool accepts the output."""
+    full = reliad.json("backup", "shop", "--type", "full")
+    src.rename(tmp_path / "gone")
+    reliad.run("backup", "shop", "--type", "incremental", expect=1)
+
+    text = reliad.run("metrics").stdout
+    s = samples(text)
+    finished = full["finished_at"]
+    from reliad.timeutil import parse_iso
+
+    assert value(s, "reliad_backup_last_success_timestamp_seconds", policy="shop", type="full",
+                 target="local") == parse_iso(finished).timestamp()
+    assert value(s, "reliad_backup_last_result", policy="shop", type="incremental", result="failed") == 1
+    assert value(s, "reliad_backup_last_result", policy="shop", type="incremental", result="ok") == 0
+    assert value(s, "reliad_backup_last_result", policy="shop", type="full", result="ok") == 1
+    assert value(s, "reliad_backups_total", policy="shop", type="incremental", result="failed") == 1
+    assert value(s, "reliad_backups_total", policy="shop", type="full", result="ok") == 1
+    assert value(s, "reliad_backup_last_files", policy="shop", type="full") == full["files"]
+    assert value(s, "reliad_backup_last_read_bytes", policy="shop", type="full") == full["bytes_read"]
+    assert value(s, "reliad_backup_last_stored_bytes", policy="shop", type="full") == full["bytes_stored"]
+    assert value(s, "reliad_backup_duration_seconds_count", policy="shop", type="full") == 1
+    assert value(s, "reliad_backup_interval_seconds", policy="shop", type="incremental") == 7200
+    assert value(s, "reliad_backup_interval_seconds", policy="shop", type="full") == 12 * 3600
+    assert value(s, "reliad_backup_interval_seconds", policy="shop", type="differential") == 7 * 86400
+    # The full renews the incremental's recovery point too, so its age is finite and small.
+    assert 0 <= value(s, "reliad_backup_age_seconds", policy="shop", type="incremental") < 3600
+    assert value(s, "reliad_repository_size_bytes", target="local") > full["bytes_stored"]
+    assert value(s, "reliad_build_info") == 1
+    assert value(s, "reliad_policy_info", policy="shop", target="local", role="primary") == 1
+    # Bounded labels only: no path, id or error text anywhere.
+    for (_name, labels), _ in s.items():
+        for k, v in labels:
+            assert "/" not in v and full["id"] not in v, (k, v)
+
+    promtool = need_program("promtool")
+    check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_no_backup_yet_means_infinite_age(reliad: Reliad) -> None:
+    data = reliad.json("metrics")
+    ages = [d for d in data if d["name"] == "reliad_backup_age_seconds"]
+    assert {d["labels"]["type"] for d in ages} == {"full", "differential", "incremental"}
+    assert all(d["value"] == "+Inf" for d in ages)
+    assert not [d for d in data if d["name"] == "reliad_backup_last_result"]
+
+
+def test_textfile_is_written_atomically(reliad: Reliad, tmp_path: Path) -> None:
+    reliad.run("backup", "shop", "--type", "full")
+    out = tmp_path / "textfile"
+    out.mkdir()
+    reliad.run("metrics", "--textfile", str(out / "reliad.prom"))
+    assert [p.name for p in out.iterdir()] == ["reliad.prom"]  # no temporary file left behind
+    s = samples((out / "reliad.prom").read_text())
+    assert value(s, "reliad_backup_last_result", policy="shop", type="full", result="ok") == 1
+    # process_* series are the service's; a cron-written file must not pretend to have them.
+    assert not [n for (n, _), _ in s.items() if n.startswith("process_")]
+
+    proc = reliad.run("metrics", "--textfile", str(tmp_path / "missing" / "reliad.prom"), expect=1)
+    assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_verify_runs_and_damage_are_recorded(reliad: Reliad, tmp_path: Path) -> None:
+    reliad.run("backup", "shop", "--type", "full")
+    reliad.run("verify", "--mode", "crc")
+    s = samples(reliad.run("metrics").stdout)
+    assert value(s, "reliad_verify_runs_total", policy="shop", target="local", mode="crc", result="ok") == 1
+    assert value(s, "reliad_verify_damaged_backups", policy="shop", target="local", mode="crc") == 0
+    assert value(s, "reliad_verify_last_checked_backups", policy="shop", target="local", mode="crc") == 1
+
+    pack = next((tmp_path / "repo" / "data").rglob("*.pack"))
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    pack.write_bytes(bytes(data))
+    reliad.run("verify", "--mode", "crc", expect=3)
+    s = samples(reliad.run("metrics").stdout)
+    assert value(s, "reliad_verify_runs_total", policy="shop", target="local", mode="crc", result="damage") == 1
+    assert value(s, "reliad_verify_damaged_backups", policy="shop", target="local", mode="crc") == 1
+
+
+def test_lock_waits_are_recorded(reliad: Reliad, tmp_path: Path) -> None:
+    from reliad.repository.lock import writer_lock
+
+    reliad.run("backup", "shop", "--type", "full")
+    with writer_lock(tmp_path / "repo", "test holds the lock"):
+        proc = reliad.run("backup", "shop", "--lock-wait", "0.5", expect=1)
+    assert "locked" in proc.stderr
+
+    release = threading.Event()
+
+    def hold() -> None:
+        with writer_lock(tmp_path / "repo", "test holds the lock"):
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        time.sleep(0.3)
+        threading.Timer(1.0, release.set).start()
+        reliad.run("backup", "shop", "--lock-wait", "60")
+    finally:
+        release.set()
+        holder.join()
+    s = samples(reliad.run("metrics").stdout)
+    assert value(s, "reliad_lock_waits_total", target="local", outcome="timeout") == 1
+    assert value(s, "reliad_lock_waits_total", target="local", outcome="acquired") == 1
+    assert value(s, "reliad_lock_wait_seconds_total", target="local") > 0.5
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ('listen = "0.0.0.0:11090"', "can be reached from other hosts"),
+    ('listen = "127.0.0.1"', "must be HOST:PORT"),
+    ('listen = "127.0.0.1:11090"\nbasic_auth_user = "prom"', "must be given together"),
+    ('lisen = "127.0.0.1:11090"', "did you mean 'listen'"),
+])
+def test_metrics_config_is_checked(tmp_path: Path, src: Path, table: str, message: str) -> None:
+    cfg = write_config(tmp_path / "reliad.toml", [str(src)], extra=f"\n[metrics]\n{table}\n")
+    proc = Reliad(cfg).run("check-config", expect=2)
+    assert message in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    openssl = need_program("openssl")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return cert, key
+
+
+def test_server_with_tls_and_basic_auth(reliad: Reliad, tmp_path: Path) -> None:
+    """A listener on every address is accepted once TLS and basic auth are set; the endpoint
+    then answers only HTTPS requests with the right credentials."""
+    from reliad.config import load_config
+    from reliad.metrics import build_registry
+    from reliad.metrics.server import MetricsServer
+
+    cert, key = _self_signed(tmp_path)
+    (tmp_path / "metrics.pass").write_text("s3cret\n")
+    cfg = reliad.config
+    cfg.write_text(cfg.read_text() + f'\n[metrics]\nlisten = "0.0.0.0:0"\ntls_cert_file = "{cert}"\n'
+                   f'tls_key_file = "{key}"\nbasic_auth_user = "prom"\nbasic_auth_password_file = "metrics.pass"\n')
+    reliad.run("backup", "shop", "--type", "full")
+    config = load_config(cfg)
+    server = MetricsServer(config.metrics, build_registry(lambda: config, process=True))
+    try:
+        url = f"https://127.0.0.1:{server.port}/metrics"
+        ctx = ssl.create_default_context(cafile=str(cert))
+
+        def get(user: str, password: str) -> urllib.request.Request:
+            req = urllib.request.Request(url)
+            req.add_header("Authorization", "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode())
+            return req
+
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(get("prom", "wrong"), context=ctx, timeout=10)
+        assert e.value.code == 401
+        with pytest.raises(urllib.error.HTTPError) as e:
+            urllib.request.urlopen(url, context=ctx, timeout=10)
+        assert e.value.code == 401
+        body = urllib.request.urlopen(get("prom", "s3cret"), context=ctx, timeout=10).read().decode()
+        s = samples(body)
+        assert value(s, "reliad_backup_last_result", policy="shop", type="full", result="ok") == 1
+        assert math.isfinite(value(s, "process_start_time_seconds"))
+        with pytest.raises((urllib.error.URLError, ConnectionError)):
+            urllib.request.urlopen(f"http://127.0.0.1:{server.port}/metrics", timeout=10)
+    finally:
+        server.close()
+
+
+def test_default_listener_is_loopback_on_the_documented_port(reliad: Reliad) -> None:
+    """The default listener is loopback-only and plain HTTP, on the documented port."""
+    from reliad.config import DEFAULT_METRICS_PORT, load_config
+
+    m = load_config(reliad.config).metrics
+    assert (m.host, m.port, m.tls_cert_file, m.basic_auth_user) == ("127.0.0.1", DEFAULT_METRICS_PORT, None, None)
+    assert DEFAULT_METRICS_PORT == 11090
