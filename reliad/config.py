@@ -42,10 +42,20 @@ POLICY_KEYS: dict[str, type | tuple[type, ...]] = {
     "sources": list,
     "targets": list,
     "compression_level": int,
+    "hooks": dict,
 }
+HOOK_KEYS: dict[str, type | tuple[type, ...]] = {"before": list, "after": list, "timeout": (str, int)}
+_COMMON: dict[str, type | tuple[type, ...]] = {"type": str, "name": str, "classes": list}
+_MARIADB: dict[str, type | tuple[type, ...]] = {**_COMMON, "host": str, "port": int, "user": str, "socket": str,
+                                                "databases": list, "password_file": str}
 SOURCE_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "files": {"type": str, "name": str, "paths": list, "exclude": list, "classes": list,
-              "one_file_system": bool},
+    "files": {**_COMMON, "paths": list, "exclude": list, "one_file_system": bool},
+    "postgres": {**_COMMON, "dsn": str, "host": str, "port": int, "user": str, "databases": list,
+                 "password_file": str, "globals": bool},
+    "mariadb": _MARIADB,
+    "mysql": _MARIADB,
+    "sqlite": {**_COMMON, "path": str, "tmp_dir": str},
+    "image": {**_COMMON, "path": str},
 }
 
 
@@ -219,8 +229,38 @@ def _parse_source(file: Path, policy: str, index: int, raw: Any) -> SourceConfig
         if not all(isinstance(p, str) for p in excl):
             raise ConfigError(f"{file}: {where}exclude must be a list of glob patterns")
         src.exclude = list(excl)
-    src.options = {k: v for k, v in raw.items() if k not in ("type", "name", "classes", "paths", "exclude")}
+    if stype in ("sqlite", "image"):
+        if not raw.get("path"):
+            what = "database file" if stype == "sqlite" else "device or image file"
+            raise ConfigError(f"{file}: {where}path is required (the {what})")
+        src.paths = [resolve_path(file, raw["path"])]
+    src.options = {k: v for k, v in raw.items() if k not in ("type", "name", "classes", "paths", "exclude", "path")}
+    _check_database_options(file, where, src)
     return src
+
+
+def _check_database_options(file: Path, where: str, src: SourceConfig) -> None:
+    """The checks a database source's keys need beyond their types."""
+    o = src.options
+    dbs = o.get("databases")
+    if dbs is not None and (not dbs or not all(isinstance(d, str) and d for d in dbs)
+                            or ("all" in dbs and len(dbs) > 1)):
+        raise ConfigError(f"{file}: {where}databases must be a non-empty list of database names, or [\"all\"]")
+    if src.type in ("mariadb", "mysql") and not dbs:
+        raise ConfigError(f"{file}: {where}databases is required: a list of names, or [\"all\"]")
+    if src.type == "postgres":
+        if "dsn" in o and any(k in o for k in ("host", "port", "user")):
+            raise ConfigError(f"{file}: {where}give either dsn or host/port/user, not both")
+        if "dsn" in o and re.search(r"(?:^[a-z]+://[^/@]*:[^/@]*@)|(?:(?:^|[\s?&])password\s*=)", o["dsn"]):
+            raise ConfigError(f"{file}: {where}dsn must not contain the password (other users could read it "
+                              "from the process list); put it in password_file")
+        if not dbs and "dsn" not in o:
+            raise ConfigError(f"{file}: {where}databases is required: a list of names, or [\"all\"]")
+    for key in ("password_file", "tmp_dir"):
+        if key in o:
+            o[key] = str(resolve_path(file, o[key]))
+    if "port" in o and not 0 < o["port"] < 65536:
+        raise ConfigError(f"{file}: {where}port must be between 1 and 65535, not {o['port']}")
 
 
 def _parse_policy(file: Path, name: str, raw: Any, targets: dict[str, TargetConfig]) -> PolicyConfig:
@@ -246,10 +286,12 @@ def _parse_policy(file: Path, name: str, raw: Any, targets: dict[str, TargetConf
                 f"{file}: {where}targets names {t!r}, which is not defined{_suggest(str(t), targets)}; "
                 f"defined: {', '.join(sorted(targets)) or 'none'}"
             )
+    _check_hooks(file, where, raw.get("hooks", {}))
     level = raw.get("compression_level", 3)
     if not 1 <= level <= 19:
         raise ConfigError(f"{file}: {where}compression_level must be between 1 and 19, not {level}")
     options = {k: v for k, v in raw.items() if k not in ("sources", "targets", "compression_level")}
+    options.setdefault("hooks", {})
     return PolicyConfig(name=name, sources=sources, targets=list(tnames), compression_level=level,
                         options=options)
 
@@ -294,6 +336,30 @@ def _parse_metrics(file: Path, raw: Any) -> MetricsConfig:
             "or set metrics.allow_insecure = true"
         )
     return m
+
+
+def parse_duration(text: str | int) -> float:
+    """Seconds in "90", "90s", "5m", "2h" (or a bare integer of seconds)."""
+    if isinstance(text, int):
+        return float(text)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not m:
+        raise ValueError(text)
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def _check_hooks(file: Path, where: str, hooks: dict[str, Any]) -> None:
+    check_keys(file, f"{where}hooks.", hooks, HOOK_KEYS)
+    for key in ("before", "after"):
+        if not all(isinstance(c, str) and c.strip() for c in hooks.get(key, [])):
+            raise ConfigError(f"{file}: {where}hooks.{key} must be a list of shell commands")
+    try:
+        t = parse_duration(hooks.get("timeout", "5m"))
+    except ValueError:
+        t = 0
+    if t <= 0:
+        raise ConfigError(f"{file}: {where}hooks.timeout must be a duration like \"90s\", \"5m\" or \"1h\", "
+                          f"not {hooks.get('timeout')!r}")
 
 
 def default_config_path() -> Path:

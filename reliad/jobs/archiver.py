@@ -11,6 +11,9 @@ the content, so its packs decompress into one valid tar stream.
 
 from __future__ import annotations
 
+import dataclasses
+import errno
+import itertools
 import os
 import stat
 import tarfile
@@ -195,7 +198,7 @@ class Archiver:
             self.stats.files += 1
             return True
         ref = self.ref.find(sort_key(item.path)) if self.ref else None
-        if not self.tar_mode and _unchanged(ref, st):
+        if not self.tar_mode and not item.stream and _unchanged(ref, st):
             assert ref is not None
             entry.size = ref.size
             entry.chunks = [list(c) for c in ref.chunks]
@@ -209,7 +212,12 @@ class Archiver:
         return True
 
     def _read_content(self, item: SourceItem, entry: Entry, ref: Entry | None) -> bool:
-        """Read the file once, storing new chunks; returns False when it vanished."""
+        """Read the content once, storing new chunks; returns False when the file vanished.
+
+        Streams (database dumps) have no size until they end: they are read to EOF, and
+        `item.finish` then reports whether the producer succeeded, so that a dump that
+        failed half-way raises here instead of being recorded as good.
+        """
         assert item.open is not None
         shown = "/" + os.fsdecode(item.path)
         try:
@@ -222,49 +230,97 @@ class Archiver:
             return False
         try:
             st0 = os.fstat(fd)
-            entry.mtime_ns, entry.ctime_ns, entry.ino = st0.st_mtime_ns, st0.st_ctime_ns, st0.st_ino
-            entry.mode = stat.S_IMODE(st0.st_mode)
-            limit = st0.st_size
-            self._tar(entry, limit)
+            if not item.stream:
+                entry.mtime_ns, entry.ctime_ns, entry.ino = st0.st_mtime_ns, st0.st_ctime_ns, st0.st_ino
+                entry.mode = stat.S_IMODE(st0.st_mode)
+            limit = _content_size(fd, st0)
             ref_chunks = {c[7]: c for c in ref.chunks if c[7]} if ref and not self.tar_mode else {}
-            total = 0
-            for piece in self._pieces(fd, limit):
-                total += len(piece)
-                if ref_chunks:
-                    h = chunk_hash(piece)
-                    old = ref_chunks.get(h)
-                    if old is not None and old[5] == len(piece):
-                        entry.chunks.append(list(old))
-                        self.stats.chunks_reused += 1
-                        continue
-                    entry.chunks.append(self._store_chunk(piece, (crc32c.crc32c(piece), h)))
-                else:
-                    entry.chunks.append(self._store_chunk(piece))
+            if limit is None:
+                total = self._read_stream(fd, entry, ref_chunks, item.head)
+            else:
+                self._tar(entry, limit)
+                total = 0
+                sparse = stat.S_ISREG(st0.st_mode) and st0.st_blocks * 512 < st0.st_size
+                for piece in self._pieces(fd, limit, sparse):
+                    total += len(piece)
+                    self._keep(piece, entry, ref_chunks)
             st1 = os.fstat(fd)
         finally:
             os.close(fd)
+        if item.finish is not None:
+            item.finish()
         entry.size = total
         self.stats.bytes_read += total
-        if self.tar_mode:
+        if self.tar_mode and limit is not None:
             self._zeros(limit - total)  # the file shrank: keep the tar header's promise
             self._zeros(-limit % tarfile.BLOCKSIZE)
-        if total != st0.st_size or st1.st_size != st0.st_size or st1.st_mtime_ns != st0.st_mtime_ns:
+        if stat.S_ISREG(st0.st_mode) and (total != st0.st_size or st1.st_size != st0.st_size
+                                          or st1.st_mtime_ns != st0.st_mtime_ns):
             entry.flags.append("changed_during_backup")
             self.stats.changed_during_backup.append(item.path.decode("utf-8", "replace"))
         return True
 
-    def _pieces(self, fd: int, limit: int) -> Iterator[bytes | memoryview]:
-        """Content-defined chunks of at most `limit` bytes read from `fd`."""
-        if limit < self.min_chunk:
-            data = _read_upto(fd, limit)
+    def _keep(self, piece: bytes | memoryview, entry: Entry, ref_chunks: dict[str, list[Any]]) -> None:
+        """Point at the reference backup's copy of a chunk when it has one, else store it."""
+        if ref_chunks:
+            h = chunk_hash(piece)
+            old = ref_chunks.get(h)
+            if old is not None and old[5] == len(piece):
+                entry.chunks.append(list(old))
+                self.stats.chunks_reused += 1
+                return
+            entry.chunks.append(self._store_chunk(piece, (crc32c.crc32c(piece), h)))
+        else:
+            entry.chunks.append(self._store_chunk(piece))
+
+    def _read_stream(self, fd: int, entry: Entry, ref_chunks: dict[str, list[Any]], head: int = 0) -> int:
+        """Content of unknown length (a pipe), read to EOF.
+
+        A tar header must state the size before the data, and holding a whole dump back
+        to learn it would take memory or disk of the dump's size. So in a full backup each
+        chunk becomes a tar member of its own, `<path>.part-NNNNNNNN` (numbered from 1, at
+        least one member even when empty): the tar stream stays valid, and `cat` of the
+        parts in order gives the dump back. The manifest entry is still one file.
+
+        `head` bytes, when given, become a chunk of their own: a dump whose first bytes
+        change every time (pg_dump writes the time there) then changes only that small
+        chunk, and the chunking of the rest starts at the same place in every backup.
+        """
+        total = parts = 0
+        first = [_read_upto(fd, head)] if head else []
+        for piece in itertools.chain(first, self._pieces(fd, None)):
+            if not piece:
+                continue
+            parts += 1
+            self._tar_part(entry, parts, len(piece))
+            self._keep(piece, entry, ref_chunks)
+            total += len(piece)
+            if self.tar_mode:
+                self._zeros(-len(piece) % tarfile.BLOCKSIZE)
+        if not parts:
+            self._tar_part(entry, 1, 0)
+        return total
+
+    def _tar_part(self, entry: Entry, number: int, size: int) -> None:
+        if not self.tar_mode:
+            return
+        part = dataclasses.replace(entry, path=entry.path + b".part-%08d" % number, chunks=[], flags=[])
+        self._tar(part, size)
+
+    def _pieces(self, fd: int, limit: int | None, sparse: bool = False) -> Iterator[bytes | memoryview]:
+        """Content-defined chunks of at most `limit` bytes read from `fd` (to EOF when None)."""
+        read = _read_sparse if sparse else _read_upto
+        if limit is not None and limit < self.min_chunk:
+            data = read(fd, limit)
             if data:
                 yield data
             return
         carry = b""
         remaining = limit
         while True:
-            block = _read_upto(fd, min(READ_BLOCK, remaining))
-            remaining -= len(block)
+            block = read(fd, READ_BLOCK if remaining is None else min(READ_BLOCK, remaining))
+            if remaining is not None:
+                remaining -= len(block)
             eof = not block or remaining == 0
             buf = carry + block if carry else block
             if not buf:
@@ -277,6 +333,38 @@ class Archiver:
                 yield c.data
             if eof:
                 return
+
+
+def _content_size(fd: int, st: os.stat_result) -> int | None:
+    """Bytes to read: a file's size, a block device's capacity, None for a pipe (read to EOF)."""
+    if stat.S_ISREG(st.st_mode):
+        return st.st_size
+    if stat.S_ISBLK(st.st_mode):
+        size = os.lseek(fd, 0, os.SEEK_END)
+        os.lseek(fd, 0, os.SEEK_SET)
+        return size
+    return None
+
+
+def _read_sparse(fd: int, n: int) -> bytes:
+    """Like `_read_upto` for a file with holes: a hole's zeros are made, not read, so a
+    mostly empty disk image does not cost a read of its full size."""
+    if n <= 0:
+        return b""
+    pos = os.lseek(fd, 0, os.SEEK_CUR)
+    try:
+        data = os.lseek(fd, pos, os.SEEK_DATA)
+    except OSError as e:
+        if e.errno != errno.ENXIO:
+            raise
+        data = pos + n  # nothing but hole from here to the end
+    if data >= pos + n:
+        os.lseek(fd, pos + n, os.SEEK_SET)
+        return bytes(n)
+    if data > pos:
+        os.lseek(fd, data, os.SEEK_SET)
+        return bytes(data - pos) + _read_upto(fd, n - (data - pos))
+    return _read_upto(fd, n)
 
 
 def _read_upto(fd: int, n: int) -> bytes:

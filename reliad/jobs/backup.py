@@ -12,6 +12,7 @@ from typing import Any
 from reliad.catalog import Catalog
 from reliad.config import Config, PolicyConfig
 from reliad.errors import ConfigError
+from reliad.hooks import run_after, run_before
 from reliad.jobs.archiver import Archiver, ArchiveStats, RefCursor
 from reliad.jobs.packer import FramePipeline, PackWriter
 from reliad.repository import Repository
@@ -85,6 +86,7 @@ def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: R
     manifest = ManifestWriter(tmp_dir=config.state_dir)
     pipeline = FramePipeline(writer, policy.compression_level, on_written=lambda: None)
     try:
+        run_before(policy, btype)
         ref = RefCursor(repo.entries(base["id"])) if base else None
         archiver = Archiver(pipeline, manifest, tar_mode=(btype == "full"), ref=ref,
                             chunker=repo.config.chunker, progress=progress)
@@ -124,10 +126,13 @@ def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: R
         catalog.finish(bid, target, status="failed", finished_at=iso(utcnow()), error=msg,
                        duration_s=round(time.monotonic() - t0, 3))
         log.error("event=backup_failed id=%s policy=%s error=%r", bid, policy.name, msg)
+        run_after(policy, btype, "failed")
         raise
     pipeline.shutdown()
+    hook_errors = run_after(policy, btype, "ok")
     duration = round(time.monotonic() - t0, 3)
     warnings = [f"vanished during backup: {p}" for p in stats.vanished]
+    warnings += hook_errors
     warnings += [f"could not read {p}" for p in stats.unreadable]
     status = "partial" if stats.unreadable else "ok"
     catalog.finish(bid, target, status=status, finished_at=iso(finished), files=stats.files,
@@ -140,5 +145,5 @@ def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: R
             "files": stats.files, "dirs": stats.dirs, "unchanged_files": stats.unchanged_files,
             "bytes_read": stats.bytes_read, "bytes_new": stats.bytes_new, "bytes_stored": writer.bytes_written,
             "duration_s": duration, "started_at": iso(started), "finished_at": iso(finished),
-            "classes": classes, "note": note, "warnings": warnings,
+            "classes": classes, "note": note, "warnings": warnings, "hook_errors": hook_errors,
             "changed_during_backup": stats.changed_during_backup}
