@@ -122,6 +122,14 @@ class Catalog:
              stats.get("bytes_stored", 0), stats.get("duration_s"), h.get("host"), json.dumps(classes),
              json.dumps(h.get("depends_on", []))))
 
+    def reconcile(self, target: str, headers: list[dict[str, Any]]) -> None:
+        """A manifest committed by a run killed before it could update its row (the kill
+        landed between the two writes) is a complete backup: record it as one."""
+        for h in headers:
+            row = self.db.execute("SELECT status FROM backups WHERE id=? AND target=?", (h["id"], target)).fetchone()
+            if row is None or row["status"] in ("running", "failed"):
+                self.upsert_from_header(target, h)
+
     def replace_target(self, target: str, headers: list[dict[str, Any]]) -> None:
         """Make the ok rows of `target` exactly the given manifests; failed history stays."""
         self.db.execute("BEGIN")

@@ -7,11 +7,12 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 from reliad.catalog import Catalog
 from reliad.config import Config, PolicyConfig
-from reliad.errors import ConfigError
+from reliad.errors import ConfigError, DamageError, ReliadError
 from reliad.hooks import run_after, run_before
 from reliad.jobs.archiver import Archiver, ArchiveStats, RefCursor
 from reliad.jobs.packer import FramePipeline, PackWriter
@@ -54,32 +55,56 @@ def run_backup(config: Config, policy_name: str, requested: str, *, lock_wait: f
     policy = config.policy(policy_name)
     target = config.primary_target(policy)
     assert target.path is not None
-    repo = open_repository(config, target, create=True)
+    started = utcnow()
+    t0 = time.monotonic()
+    bid = new_backup_id(started.strftime("%Y%m%dT%H%M%S.%fZ"))
     catalog = Catalog(config.state_dir)
+    # The run is recorded before anything can go wrong, so that a refused lock, a broken
+    # repository or a kill -9 all leave a failed row behind.
+    catalog.start(id=bid, target=target.name, policy=policy.name, type=requested, requested_type=requested,
+                  base=None, started_at=iso(started), classes=sorted({c for s in policy.sources for c in s.classes}))
     try:
         with writer_lock(target.path, f"backup {policy_name}", lock_wait,
                          on_wait=lambda s, ok: catalog.record_lock_wait(target.name, "backup", s, ok)):
-            return _locked_backup(config, policy, requested, repo, catalog, target.name, progress)
+            repo = open_repository(config, target, create=True)
+            try:
+                return _locked_backup(config, policy, requested, repo, catalog, target.name, bid, started, t0,
+                                      progress)
+            finally:
+                repo.storage.close()
+    except BaseException as e:
+        msg = str(e) or type(e).__name__
+        catalog.finish(bid, target.name, status="failed", finished_at=iso(utcnow()), error=msg,
+                       duration_s=round(time.monotonic() - t0, 3))
+        # an expected failure reaches the user as one sentence from the CLI; the event is for the daemon's log
+        log.log(logging.INFO if isinstance(e, ReliadError) else logging.ERROR,
+                "event=backup_failed id=%s policy=%s error=%r", bid, policy.name, msg)
+        if isinstance(e, OSError):
+            raise ReliadError(f"backup {bid} of policy {policy.name!r} failed: {msg}") from None
+        raise
     finally:
         catalog.close()
-        repo.storage.close()
 
 
 def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: Repository, catalog: Catalog,
-                   target: str, progress: Callable[[ArchiveStats], None] | None) -> dict[str, Any]:
-    headers = [h for h in repo.headers() if h.get("policy") == policy.name]
+                   target: str, bid: str, started: datetime, t0: float,
+                   progress: Callable[[ArchiveStats], None] | None) -> dict[str, Any]:
+    all_headers = []
+    for other in repo.backup_ids():
+        try:
+            all_headers.append(repo.header(other))
+        except DamageError as e:  # one damaged manifest must not stop every later backup
+            log.warning("event=manifest_unreadable id=%s error=%r", other, str(e))
+    catalog.reconcile(target, all_headers)
+    headers = [h for h in all_headers if h.get("policy") == policy.name]
     base = choose_base(headers, requested)
     btype = requested if base else "full"
     note = None
     if requested != "full" and base is None:
         note = f"no full backup of policy {policy.name!r} to build on yet, so this {requested} runs as a full"
         log.warning("event=promoted_to_full policy=%s requested=%s", policy.name, requested)
-    started = utcnow()
-    t0 = time.monotonic()
-    bid = new_backup_id(started.strftime("%Y%m%dT%H%M%S.%fZ"))
     classes = sorted({c for s in policy.sources for c in s.classes})
-    catalog.start(id=bid, target=target, policy=policy.name, type=btype, requested_type=requested,
-                  base=base["id"] if base else None, started_at=iso(started), classes=classes)
+    catalog.finish(bid, target, type=btype, base=base["id"] if base else None)
     log.info("event=backup_start id=%s policy=%s type=%s base=%s", bid, policy.name, btype,
              base["id"] if base else None)
     writer = PackWriter(repo.storage, bid, repo.config.pack_size)
@@ -118,14 +143,10 @@ def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: R
             out.abort()  # type: ignore[attr-defined]
             raise
         out.close()
-    except BaseException as e:
+    except BaseException:
         pipeline.shutdown()
         writer.abort()
         manifest.discard()
-        msg = str(e) or type(e).__name__
-        catalog.finish(bid, target, status="failed", finished_at=iso(utcnow()), error=msg,
-                       duration_s=round(time.monotonic() - t0, 3))
-        log.error("event=backup_failed id=%s policy=%s error=%r", bid, policy.name, msg)
         run_after(policy, btype, "failed")
         raise
     pipeline.shutdown()
