@@ -101,9 +101,9 @@ class ReliadCollector(Collector):
             yield from self._schedules(config, catalog)
             yield from self._verification(config, catalog)
             yield from self._locks(config, catalog)
+            yield from self._replication(config, catalog)
         finally:
             catalog.close()
-        yield from self._replication(config)
         yield from self._repositories(config)
 
     # ------------------------------------------------------------------ facts
@@ -280,20 +280,38 @@ class ReliadCollector(Collector):
         yield from (waits, seconds)
 
     # ------------------------------------------------------------------ offsite
-    def _replication(self, config: Config) -> Iterator[Metric]:
+    def _replication(self, config: Config, catalog: Catalog) -> Iterator[Metric]:
+        """From the replication records of the offsite job: which backups of a policy still have to
+        reach each offsite target of that policy, and since when."""
         labels = ["policy", "target"]
         pending = GaugeMetricFamily(
-            "reliad_replication_pending_objects", "Objects of this policy written locally but not yet copied to "
+            "reliad_replication_pending_backups", "Backups of this policy written locally but not yet complete on "
             "this offsite target.", labels=labels)
+        pending_bytes = GaugeMetricFamily(
+            "reliad_replication_pending_bytes", "Stored bytes of those backups (what replication still has to copy "
+            "at most).", labels=labels)
         lag = GaugeMetricFamily(
             "reliad_replication_lag_seconds", "Age of the oldest backup of this policy not yet complete on this "
             "offsite target; 0 when it is up to date.", labels=labels)
+        waiting: dict[tuple[str, str], tuple[int, int, float]] = {}
+        has_table = catalog.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='replication'").fetchone()
+        if has_table:
+            for r in catalog.db.execute(
+                    "SELECT b.policy, r.target, COUNT(*) AS n, SUM(b.bytes_stored) AS bytes, MIN(b.finished_at) AS oldest "
+                    "FROM replication r JOIN backups b ON b.id = r.backup_id AND b.status IN ('ok', 'partial') "
+                    "WHERE r.state = 'pending' GROUP BY b.policy, r.target"):
+                waiting[(r["policy"], r["target"])] = (r["n"], r["bytes"] or 0, _ts(r["oldest"]) or time.time())
+        now = time.time()
         for p in config.policies.values():
             for name in p.targets:
-                if config.targets[name].type != "local":
-                    pending.add_metric([p.name, name], 0.0)
-                    lag.add_metric([p.name, name], 0.0)
-        yield from (pending, lag)
+                if config.targets[name].type == "local":
+                    continue
+                n, size, oldest = waiting.get((p.name, name), (0, 0, now))
+                pending.add_metric([p.name, name], float(n))
+                pending_bytes.add_metric([p.name, name], float(size))
+                lag.add_metric([p.name, name], max(0.0, now - oldest))
+        yield from (pending, pending_bytes, lag)
 
     # ------------------------------------------------------------------ repositories
     def _repositories(self, config: Config) -> Iterator[Metric]:
