@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import base64
 import math
+import os
 import ssl
 import subprocess
-import threading
+import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import Reliad, need_program, write_config
+from tests.conftest import REPO_ROOT, Reliad, need_program, write_config
 
 
 def samples(text: str) -> dict[tuple[str, frozenset], float]:
@@ -120,25 +122,23 @@ def test_lock_waits_are_recorded(reliad: Reliad, tmp_path: Path) -> None:
         proc = reliad.run("backup", "shop", "--lock-wait", "0.5", expect=1)
     assert "locked" in proc.stderr
 
-    release = threading.Event()
-
-    def hold() -> None:
-        with writer_lock(tmp_path / "repo", "test holds the lock"):
-            release.wait(30)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        time.sleep(0.3)
-        threading.Timer(1.0, release.set).start()
-        reliad.run("backup", "shop", "--lock-wait", "60")
-    finally:
-        release.set()
-        holder.join()
+    # Hold the lock until the second backup is seen waiting for it (it has the lock file open).
+    lock_file = tmp_path / "repo" / "locks" / "writer"
+    cmd = [sys.executable, "-m", "reliad", "backup", "shop", "--lock-wait", "120", "-c", str(reliad.config)]
+    with writer_lock(tmp_path / "repo", "test holds the lock"):
+        proc = subprocess.Popen(cmd, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while str(lock_file) not in {f.path for f in psutil.Process(proc.pid).open_files()}:
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.1)
+        time.sleep(0.5)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
     s = samples(reliad.run("metrics").stdout)
     assert value(s, "reliad_lock_waits_total", target="local", outcome="timeout") == 1
     assert value(s, "reliad_lock_waits_total", target="local", outcome="acquired") == 1
-    assert value(s, "reliad_lock_wait_seconds_total", target="local") > 0.5
+    assert value(s, "reliad_lock_wait_seconds_total", target="local") > 0
 
 
 @pytest.mark.parametrize(("table", "message"), [

@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 
 import click
-from prometheus_client.parser import text_string_to_metric_families
 
 from reliad.cli import Context, command, main
 from reliad.errors import ReliadError
@@ -26,6 +25,8 @@ def _json_number(value: float) -> float | str:
               "--collector.textfile.directory) instead of printing them.")
 def metrics_cmd(ctx: Context, textfile: Path | None) -> int:
     """Print the Prometheus series computed from the catalog, or write them for node_exporter."""
+    from prometheus_client.parser import text_string_to_metric_families
+
     from reliad.metrics import render, write_textfile
 
     config = ctx.config
