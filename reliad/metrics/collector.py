@@ -168,6 +168,13 @@ class ReliadCollector(Collector):
         hist: dict[tuple[str, str, str], list[float]] = {}
         for r in rows:
             key = (r["policy"], r["type"], r["target"])
+            if r["status"] == "skipped":  # a slot that a larger backup served: no attempt was made
+                continue
+            if r["status"] == "pruned":  # a success that retention has since removed: still counted
+                counts[(*key, "ok")] = counts.get((*key, "ok"), 0) + 1
+                if r["duration_s"] is not None:
+                    hist.setdefault(key, []).append(float(r["duration_s"]))
+                continue
             newest_any[key] = r
             if r["status"] == "running":
                 continue
@@ -192,7 +199,7 @@ class ReliadCollector(Collector):
             current = r["status"] if r["status"] in RESULTS else "failed"
             for result in RESULTS:
                 last_result.add_metric([*key, result], 1.0 if result == current else 0.0)
-        for key in newest_done:
+        for key in sorted({k[:3] for k in counts}):
             for result in RESULTS:
                 runs.add_metric([*key, result], float(counts.get((*key, result), 0)))
         for key, values in hist.items():
