@@ -183,5 +183,5 @@ def table_rows(cur: Any, tables: list[str], quote: str = '"') -> dict[str, list[
     out = {}
     for t in tables:
         cur.execute(f"SELECT * FROM {quote}{t}{quote}")
-        out[t] = sorted((tuple(json.dumps(v, sort_keys=True, default=str) for v in r) for r in cur.fetchall()))
+        out[t] = sorted(tuple(json.dumps(v, sort_keys=True, default=str) for v in r) for r in cur.fetchall())
     return out
