@@ -10,6 +10,7 @@ gives them back as `DEST/_reliad/<source-name>/...`.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -25,6 +26,7 @@ from reliad.sources.base import SourceItem
 
 VIRTUAL_ROOT = b"_reliad"
 _ERR_TAIL = 64 << 10
+_PROGRAM = re.compile(r"^(?:pg_\w+|psql|mariadb(?:-dump)?|mysql(?:dump)?):\s*")
 
 
 def where(policy: PolicyConfig, src: SourceConfig) -> str:
@@ -73,6 +75,7 @@ def first_error(stderr: str) -> str:
     if not lines:
         return "no error message"
     pick = next((ln for ln in lines if "error" in ln.lower()), lines[0])
+    pick = _PROGRAM.sub("", pick)
     for prefix in ("error:", "Got error:", "FATAL:"):
         if prefix in pick:
             pick = pick.split(prefix, 1)[1].strip()
