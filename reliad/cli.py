@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from reliad import __version__
-from reliad.config import Config, default_config_path, load_config
+from reliad.config import CONTENT_CLASSES, Config, class_coverage, default_config_path, load_config
 from reliad.errors import ReliadError
 from reliad.logsetup import setup_logging
 from reliad.progress import Progress, human_bytes
@@ -337,7 +337,13 @@ def check_config_cmd(ctx: Context, file: str | None) -> int:
             for path in s.paths:
                 if not path.exists():
                     warnings.append(f"policy {p.name!r}, source {s.name!r}: {path} does not exist")
-    ctx.emit({"ok": True, "file": str(cfg.path), "policies": sorted(cfg.policies), "warnings": warnings},
+    coverage = class_coverage(cfg)
+    for cls, holders in coverage.items():
+        if not holders:
+            warnings.append(f"no source carries content class {cls!r} (R9 asks for all of "
+                            f"{', '.join(CONTENT_CLASSES)}); add classes = [\"{cls}\"] to the source that holds it")
+    ctx.emit({"ok": True, "file": str(cfg.path), "policies": sorted(cfg.policies), "warnings": warnings,
+              "classes": coverage},
              "\n".join([f"warning: {w}" for w in warnings] + [f"{cfg.path}: OK ({len(cfg.policies)} policies)"]))
     return 0
 

@@ -362,6 +362,16 @@ def _check_hooks(file: Path, where: str, hooks: dict[str, Any]) -> None:
                           f"not {hooks.get('timeout')!r}")
 
 
+def class_coverage(config: Config) -> dict[str, list[str]]:
+    """For each content class of R9, the sources (as "policy/source") that carry it."""
+    out: dict[str, list[str]] = {c: [] for c in CONTENT_CLASSES}
+    for p in config.policies.values():
+        for s in p.sources:
+            for c in s.classes:
+                out[c].append(f"{p.name}/{s.name}")
+    return out
+
+
 def default_config_path() -> Path:
     env = os.environ.get("RELIAD_CONFIG")
     return Path(env) if env else DEFAULT_CONFIG

@@ -357,7 +357,8 @@ def _read_sparse(fd: int, n: int) -> bytes:
     except OSError as e:
         if e.errno != errno.ENXIO:
             raise
-        data = pos + n  # nothing but hole from here to the end
+        n = min(n, max(0, os.fstat(fd).st_size - pos))  # nothing but hole up to the end
+        data = pos + n
     if data >= pos + n:
         os.lseek(fd, pos + n, os.SEEK_SET)
         return bytes(n)
