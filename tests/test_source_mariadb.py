@@ -116,8 +116,11 @@ def test_password_file_and_wrong_password(tmp_path: Path) -> None:
             (tmp_path / "bad.pass").write_text("wrong\n")
             base = (f'{{ type = "mariadb", name = "maria", host = "127.0.0.1", user = "{user}", '
                     f'databases = ["{db}"], password_file = "%s" }}')
-            good = db_config(tmp_path, [base % "good.pass"])
-            assert good.json("backup", "shop", "--type", "full")["status"] == "ok"
+            # "all" means every database the user can see: here only its own.
+            good = db_config(tmp_path, [(base % "good.pass").replace(f'["{db}"]', '["all"]')])
+            full = good.json("backup", "shop", "--type", "full")
+            listed = [e["path"] for e in good.json("ls", full["id"]) if e["type"] == "file"]
+            assert listed == [f"/_reliad/maria/{db}.sql"]
             bad = db_config(tmp_path, [base % "bad.pass"])
             proc = bad.run("backup", "shop", "--type", "full", expect=1)
             lines = proc.stderr.strip().splitlines()

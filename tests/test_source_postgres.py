@@ -107,6 +107,8 @@ def test_dump_files_restore_and_tar_escape_hatch(tmp_path: Path) -> None:
         assert f"database '{db}' is not empty" in _one_sentence(proc)
         proc = reliad.run("restore", full["id"], "--source", "nope", "--into", "dbname=x", expect=1)
         assert "has no source 'nope'" in _one_sentence(proc)
+        verified = reliad.json("verify", "--mode", "byte")
+        assert verified["ok"] and not verified["changed"], verified  # dumps are checked, not compared with /_reliad
         data = json.loads(reliad.run("ls", full["id"], "--json").stdout)
         assert {d["path"] for d in data} >= {"/_reliad/pg/globals.sql", f"/_reliad/pg/{db}.dump"}
 
@@ -114,7 +116,8 @@ def test_dump_files_restore_and_tar_escape_hatch(tmp_path: Path) -> None:
 def test_unchanged_dump_is_not_stored_again(tmp_path: Path) -> None:
     with pg_database() as db:
         _setup(db)
-        reliad = db_config(tmp_path, [_pg_source(db, extra=", globals = false")])
+        dsn = f"postgresql://postgres@127.0.0.1:5432/{db}"
+        reliad = db_config(tmp_path, [f'{{ type = "postgres", name = "pg", dsn = "{dsn}", globals = false }}'])
         full = reliad.json("backup", "shop", "--type", "full")
         size0 = repo_bytes(tmp_path)
         same = reliad.json("backup", "shop", "--type", "incremental")
@@ -194,3 +197,14 @@ def test_password_reaches_the_environment_not_the_command_line(tmp_path: Path) -
         lines = seen.read_text().splitlines()
         assert f"ENV {secret}" in lines
         assert not any(secret in ln for ln in lines if ln.startswith("ARGV"))
+
+
+def test_config_refuses_a_password_in_the_dsn(tmp_path: Path) -> None:
+    for dsn in ("postgresql://shop:secret@db.example/shop", "host=db.example password=secret dbname=shop"):
+        reliad = db_config(tmp_path, [f'{{ type = "postgres", dsn = "{dsn}" }}'])
+        proc = reliad.run("check-config", expect=2)
+        assert "must not contain the password" in proc.stderr and "secret" not in proc.stderr.split("dsn")[-1]
+    reliad = db_config(tmp_path, ['{ type = "postgres", host = "127.0.0.1" }'])
+    assert "databases is required" in reliad.run("check-config", expect=2).stderr
+    reliad = db_config(tmp_path, ['{ type = "postgres", host = "127.0.0.1", databases = ["all", "shop"] }'])
+    assert 'or ["all"]' in reliad.run("check-config", expect=2).stderr

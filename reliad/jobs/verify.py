@@ -19,6 +19,7 @@ from reliad.errors import DamageError, RepositoryError
 from reliad.repository import Repository
 from reliad.repository.manifest import Entry
 from reliad.repository.repo import pack_object
+from reliad.sources.dump import VIRTUAL_ROOT
 from reliad.timeutil import iso, utcnow
 
 MODES = ("fast", "crc", "byte")
@@ -111,8 +112,8 @@ class Verifier:
         self.report.files += 1
         if self.report.mode == "fast":
             self._fast(bid, entry)
-        elif self.report.mode == "crc":
-            self._crc(bid, entry)
+        elif self.report.mode == "crc" or entry.path.startswith(VIRTUAL_ROOT + b"/"):
+            self._crc(bid, entry)  # a dump or image has no live file to compare with
         else:
             self._byte(bid, entry)
 
