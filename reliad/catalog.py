@@ -16,6 +16,7 @@ from typing import Any
 
 import psutil
 
+from reliad.statedir import ensure_state_dir
 from reliad.timeutil import iso, utcnow
 
 SCHEMA = """
@@ -70,7 +71,7 @@ COLUMNS = ("id", "target", "policy", "type", "requested_type", "base", "status",
 
 class Catalog:
     def __init__(self, state_dir: Path) -> None:
-        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ensure_state_dir(state_dir)
         self.path = state_dir / "catalog.db"
         self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         self.db.row_factory = sqlite3.Row

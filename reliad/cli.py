@@ -118,17 +118,26 @@ def backup_cmd(ctx: Context, policy: str, btype: str, lock_wait: float) -> int:
 # ---------------------------------------------------------------------------- init
 @command(main, "init")
 @click.option("--target", "target_name", required=True, help="The target whose repository to create.")
-def init_cmd(ctx: Context, target_name: str) -> int:
-    """Create the repository of a target (a first backup also does this)."""
+@click.option("--no-encryption", is_flag=True,
+              help="Create a plain repository: readable by anyone who can read its files, restorable with "
+              "zstd and tar alone (the same as encryption = false on the target).")
+def init_cmd(ctx: Context, target_name: str, no_encryption: bool) -> int:
+    """Create the repository of a target (a first backup also does this); encrypted unless told otherwise."""
     from reliad.errors import RepositoryError
-    from reliad.targets import open_repository, storage_for
+    from reliad.targets import create_repository, storage_for
 
     target = ctx.config.target(target_name)
-    if storage_for(target).stat("config") is not None:
-        raise RepositoryError(f"target {target_name!r}: a repository already exists at {target.path}")
-    repo = open_repository(ctx.config, target, create=True)
-    ctx.emit({"target": target_name, "id": repo.config.id, "location": repo.storage.location},
-             f"created repository {repo.config.id} at {repo.storage.location}")
+    storage = storage_for(target)
+    if storage.stat("config") is not None:
+        raise RepositoryError(f"target {target_name!r}: a repository already exists at {storage.location}")
+    repo, notes = create_repository(ctx.config, target, storage, encrypt=False if no_encryption else None)
+    if not ctx.as_json:
+        for n in notes:
+            click.echo(f"warning: {n}", err=True)
+    ctx.emit({"target": target_name, "id": repo.config.id, "location": repo.storage.location,
+              "encrypted": repo.encrypted, "notes": notes},
+             f"created {'encrypted' if repo.encrypted else 'plain (unencrypted)'} repository {repo.config.id} "
+             f"at {repo.storage.location}")
     return 0
 
 
@@ -282,6 +291,7 @@ def verify_cmd(ctx: Context, backup_ids: tuple[str, ...], mode: str, target_name
                 total.changed += r.changed
                 total.files += r.files
                 total.bytes_checked += r.bytes_checked
+                total.decrypted = total.decrypted and r.decrypted
     finally:
         catalog.close()
     bar.done()
@@ -293,6 +303,9 @@ def verify_cmd(ctx: Context, backup_ids: tuple[str, ...], mode: str, target_name
         verdict = "OK" if not total.damaged else f"DAMAGE FOUND in {len({d['backup'] for d in total.damaged})} backup(s)"
         lines.append(f"{verdict}: {len(total.backups)} backups, {total.files} files, "
                      f"{human_bytes(total.bytes_checked)} checked ({mode})")
+        if not total.decrypted:
+            lines.append("note: no key for an encrypted repository, so only the stored CRC32Cs were checked; "
+                         "configure its key to check decryption, GCM tags and content CRCs too")
         return "\n".join(lines)
 
     ctx.emit(data, text)

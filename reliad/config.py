@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from reliad.errors import ConfigError
+from reliad.redact import register_config_secrets
 
 DEFAULT_CONFIG = Path("/etc/reliad/reliad.toml")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -37,6 +38,12 @@ METRICS_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 TARGET_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "local": {"type": str, "path": str, "encryption": bool, "pack_size_mib": int},
+}
+# Where the secret that opens an encrypted repository comes from; allowed on every target type.
+# Only references: the secret itself never sits in the configuration file.
+KEY_SOURCE_KEYS: dict[str, type | tuple[type, ...]] = {
+    "key_file": str, "key_credential": str, "passphrase_file": str, "passphrase_env": str,
+    "passphrase_credential": str,
 }
 POLICY_KEYS: dict[str, type | tuple[type, ...]] = {
     "sources": list,
@@ -189,7 +196,10 @@ def _parse_target(file: Path, name: str, raw: Any) -> TargetConfig:
         raise ConfigError(
             f"{file}: {where}type must be one of {', '.join(sorted(TARGET_KEYS))}, not {ttype!r}"
         )
-    check_keys(file, where, raw, TARGET_KEYS[ttype])
+    check_keys(file, where, raw, {**TARGET_KEYS[ttype], **KEY_SOURCE_KEYS})
+    given = [k for k in KEY_SOURCE_KEYS if k in raw]
+    if len(given) > 1:
+        raise ConfigError(f"{file}: {where}: set only one of {', '.join(given)} (where the repository's key comes from)")
     path = None
     if "path" in raw:
         path = resolve_path(file, raw["path"])
@@ -392,7 +402,27 @@ def load_config(path: Path | str | None = None) -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{file}: not valid TOML: {e}") from None
+    check_config_file(file, register_config_secrets(raw))
     return parse_config(file.resolve(), raw)
+
+
+def check_config_file(file: Path, secret_keys: list[str]) -> None:
+    """Refuse a configuration others could change, or read when it holds secrets (as ssh does).
+
+    Whoever can change the file decides what reliad reads and where it writes, with reliad's
+    privileges; this also keeps a user who may run reliad through sudo from passing a
+    configuration of their own.
+    """
+    st = file.stat()
+    mode = st.st_mode & 0o777
+    if st.st_uid not in (os.geteuid(), 0):
+        raise ConfigError(f"{file}: owned by uid {st.st_uid}, neither root nor the user running reliad; "
+                          "refusing a configuration someone else controls")
+    if mode & 0o022:
+        raise ConfigError(f"{file}: other users can change it (mode {mode:04o}); run 'chmod go-w {file}'")
+    if secret_keys and mode & 0o077:
+        raise ConfigError(f"{file}: holds secrets ({', '.join(secret_keys)}) and other users can read it "
+                          f"(mode {mode:04o}); run 'chmod 600 {file}', or move the secrets to files")
 
 
 def parse_config(file: Path, raw: dict[str, Any]) -> Config:

@@ -1,12 +1,20 @@
-"""From a configured target to an open repository (and its storage)."""
+"""From a configured target to an open repository (and its storage), unlocked when a key is at hand."""
 
 from __future__ import annotations
 
+import logging
+import uuid
+
 from reliad.config import Config, TargetConfig
 from reliad.errors import ConfigError, RepositoryError
+from reliad.keysource import configured_source, secret_for, secret_for_new_repository
 from reliad.repository import Repository
 from reliad.storage import LocalStorage
 from reliad.storage.base import Storage
+
+log = logging.getLogger(__name__)
+PLAIN_NOTE = ("is NOT encrypted: anyone who can read its files (or its bucket) can read every backed-up file "
+              "and file name; in exchange its full backups restore with zstd and tar alone")
 
 
 def storage_for(target: TargetConfig) -> Storage:
@@ -16,19 +24,48 @@ def storage_for(target: TargetConfig) -> Storage:
     raise ConfigError(f"target {target.name!r}: type {target.type!r} is not supported by this build")
 
 
+def create_repository(config: Config, target: TargetConfig, storage: Storage,
+                      encrypt: bool | None = None) -> tuple[Repository, list[str]]:
+    """A new repository for `target`: encrypted unless `encrypt` or the target's `encryption`
+    says otherwise. Returns it with the notes the user must see (a new key file, no encryption)."""
+    if target.type == "local":
+        assert target.path is not None
+        try:
+            target.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as e:
+            raise RepositoryError(f"target {target.name!r}: cannot create {target.path}: {e.strerror}") from None
+    encrypt = target.encryption is not False if encrypt is None else encrypt
+    pack_mib = target.options.get("pack_size_mib")
+    kw = {"pack_size": pack_mib << 20} if pack_mib else {}
+    if not encrypt:
+        if configured_source(target):
+            raise ConfigError(f"target {target.name!r} has {configured_source(target)} set but is to be created "
+                              "without encryption; remove one of the two")
+        repo = Repository.init(storage, **kw)
+        return repo, [f"the repository of target {target.name!r} at {storage.location} {PLAIN_NOTE}"]
+    repo_id = str(uuid.uuid4())
+    secret, notes = secret_for_new_repository(config, target, repo_id)
+    repo = Repository.init(storage, secret=secret, repo_id=repo_id, label=f"created for target {target.name}", **kw)
+    return repo, notes
+
+
 def open_repository(config: Config, target: TargetConfig, create: bool = False) -> Repository:
-    """Open the repository of a target; create it when `create` and none exists yet."""
+    """Open the repository of a target (create it when `create` and none exists yet), unlocked
+    when a key for it is configured or in the state directory. A locked encrypted repository
+    still serves what needs no key (listing objects, checking stored CRCs)."""
     storage = storage_for(target)
     if create and storage.stat("config") is None:
-        if target.type == "local":
-            assert target.path is not None
-            try:
-                target.path.mkdir(parents=True, exist_ok=True, mode=0o700)
-            except OSError as e:
-                raise RepositoryError(f"target {target.name!r}: cannot create {target.path}: {e.strerror}") \
-                    from None
-        pack_mib = target.options.get("pack_size_mib")
-        if pack_mib:
-            return Repository.init(storage, pack_size=pack_mib << 20)
-        return Repository.init(storage)
-    return Repository.open(storage)
+        repo, notes = create_repository(config, target, storage)
+        for n in notes:
+            log.warning("event=repository_created target=%s note=%r", target.name, n)
+        return repo
+    repo = Repository.open(storage)
+    secret = secret_for(config, target, repo.config.id)
+    if repo.encrypted:
+        if secret is not None:
+            repo.unlock(secret)
+    elif secret is not None or target.encryption is True:
+        raise RepositoryError(
+            f"target {target.name!r} expects an encrypted repository, but the config of the repository at "
+            f"{storage.location} says it is not encrypted; if it was altered, do not back up into it")
+    return repo

@@ -9,8 +9,17 @@ import stat
 import sys
 from pathlib import Path
 
+from reliad.config import load_config
+from reliad.repository import Repository
 from reliad.repository.manifest import Entry, ManifestWriter
 from reliad.storage import LocalStorage
+from reliad.targets import open_repository
+
+
+def open_repo(config: Path, target: str = "local") -> Repository:
+    """A test's repository opened as the commands open it: unlocked with its configured key."""
+    cfg = load_config(config)
+    return open_repository(cfg, cfg.targets[target])
 
 
 def snapshot(root: Path) -> dict[bytes, tuple]:

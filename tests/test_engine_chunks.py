@@ -86,10 +86,9 @@ def test_large_file_is_cut_into_content_defined_chunks(tmp_path: Path):
     (tree / "dump.sql").write_bytes(data)
     r = Reliad(write_config(tmp_path / "reliad.toml", [str(tree)]))
     bid = r.json("backup", "shop", "--type", "full")["id"]
-    from reliad.repository import Repository
-    from reliad.storage import LocalStorage
+    from engine_kit import open_repo
 
-    repo = Repository.open(LocalStorage(tmp_path / "repo"))
+    repo = open_repo(tmp_path / "reliad.toml")
     entry = next(e for e in repo.entries(bid) if e.path.endswith(b"dump.sql"))
     sizes = [c[5] for c in entry.chunks]
     assert len(sizes) >= 3 and sum(sizes) == len(data)

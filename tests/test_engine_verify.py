@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 from conftest import Reliad, write_config
+from engine_kit import open_repo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reliad.jobs.verify import run_verify
-from reliad.repository import Repository
-from reliad.storage import LocalStorage
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +41,7 @@ def chain(tmp_path_factory) -> tuple[Reliad, Path, Path, list[str]]:
 
 def _frames(repo_dir: Path, ids: list[str]) -> dict[tuple[str, int, int], set[tuple[str, str]]]:
     """Every referenced frame -> the (backup, path) pairs whose content lives in it."""
-    repo = Repository.open(LocalStorage(repo_dir))
+    repo = open_repo(repo_dir.parent / "reliad.toml")
     out: dict[tuple[str, int, int], set[tuple[str, str]]] = {}
     for bid in ids:
         for e in repo.entries(bid):
@@ -162,7 +161,7 @@ def test_any_flipped_byte_is_found_and_attributed(chain, pick, where, mask):
     expected = _expected(repo_dir, ids, obj, offset)
     _flip(obj, offset, mask)
     try:
-        report = run_verify(Repository.open(LocalStorage(repo_dir)), ids, "crc")
+        report = run_verify(open_repo(repo_dir.parent / "reliad.toml"), ids, "crc")
         found = {(d["backup"], d["path"]) for d in report.damaged}
         assert report.damaged and expected <= found, (obj, offset, found)
     finally:

@@ -16,6 +16,7 @@ from reliad.errors import ConfigError, DamageError, ReliadError
 from reliad.hooks import run_after, run_before
 from reliad.jobs.archiver import Archiver, ArchiveStats, RefCursor
 from reliad.jobs.packer import FramePipeline, PackWriter
+from reliad.redact import redact
 from reliad.repository import Repository
 from reliad.repository.lock import writer_lock
 from reliad.repository.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, ManifestWriter, sort_key
@@ -73,7 +74,7 @@ def run_backup(config: Config, policy_name: str, requested: str, *, lock_wait: f
             finally:
                 repo.storage.close()
     except BaseException as e:
-        msg = str(e) or type(e).__name__
+        msg = redact(str(e) or type(e).__name__)
         catalog.finish(bid, target.name, status="failed", finished_at=iso(utcnow()), error=msg,
                        duration_s=round(time.monotonic() - t0, 3))
         # an expected failure reaches the user as one sentence from the CLI; the event is for the daemon's log
@@ -89,6 +90,7 @@ def run_backup(config: Config, policy_name: str, requested: str, *, lock_wait: f
 def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: Repository, catalog: Catalog,
                    target: str, bid: str, started: datetime, t0: float,
                    progress: Callable[[ArchiveStats], None] | None) -> dict[str, Any]:
+    cipher = repo.need_cipher() if repo.encrypted else None
     all_headers = []
     for other in repo.backup_ids():
         try:
@@ -107,8 +109,8 @@ def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: R
     catalog.finish(bid, target, type=btype, base=base["id"] if base else None)
     log.info("event=backup_start id=%s policy=%s type=%s base=%s", bid, policy.name, btype,
              base["id"] if base else None)
-    writer = PackWriter(repo.storage, bid, repo.config.pack_size)
-    manifest = ManifestWriter(tmp_dir=config.state_dir)
+    writer = PackWriter(repo.storage, bid, repo.config.pack_size, cipher=cipher)
+    manifest = ManifestWriter(tmp_dir=config.state_dir, cipher=cipher, name=f"manifests/{bid}")
     pipeline = FramePipeline(writer, policy.compression_level, on_written=lambda: None)
     try:
         run_before(policy, btype)

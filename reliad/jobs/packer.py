@@ -17,6 +17,7 @@ import blake3
 import crc32c
 
 from reliad.repository import codec
+from reliad.repository.crypto import OVERHEAD, Cipher
 from reliad.repository.repo import pack_object
 from reliad.storage.base import Storage
 
@@ -24,12 +25,18 @@ Chunk = list[Any]
 
 
 class PackWriter:
-    """Appends frames to the packs of one backup, starting a new pack at `pack_size`."""
+    """Appends frames to the packs of one backup, starting a new pack at `pack_size`.
 
-    def __init__(self, storage: Storage, backup_id: str, pack_size: int) -> None:
+    With a cipher, each compressed frame is sealed here, where its pack and offset (which the
+    encryption binds it to) are known; AES-GCM holds the GIL anyway, so a worker thread would
+    not make it faster.
+    """
+
+    def __init__(self, storage: Storage, backup_id: str, pack_size: int, cipher: Cipher | None = None) -> None:
         self.storage = storage
         self.backup_id = backup_id
         self.pack_size = pack_size
+        self.cipher = cipher
         self.packs: list[str] = []
         self.sums: dict[str, dict[str, int]] = {}  # pack -> size and CRC32C of the whole object
         self._out: Any = None
@@ -37,15 +44,22 @@ class PackWriter:
         self._crc = 0
         self.bytes_written = 0
 
-    def write(self, stored: bytes) -> tuple[str, int]:
-        if self._out is None or (self._pos and self._pos + len(stored) > self.pack_size):
+    def write(self, compressed: bytes, crc: int) -> tuple[str, int, int, int]:
+        """Store one frame; returns (pack, offset, stored length, CRC32C of the stored bytes)."""
+        size = len(compressed) + (OVERHEAD if self.cipher else 0)
+        if self._out is None or (self._pos and self._pos + size > self.pack_size):
             self._roll()
         off = self._pos
+        pack = self.packs[-1]
+        stored = compressed
+        if self.cipher:
+            stored = self.cipher.seal_frame(pack, off, compressed)
+            crc = crc32c.crc32c(stored)
         self._out.write(stored)
         self._crc = crc32c.crc32c(stored, value=self._crc)
         self._pos += len(stored)
         self.bytes_written += len(stored)
-        return self.packs[-1], off
+        return pack, off, len(stored), crc
 
     def _roll(self) -> None:
         self.close()
@@ -112,10 +126,10 @@ class FramePipeline:
 
     def _write_one(self) -> None:
         fut, chunks = self.inflight.popleft()
-        stored, crc = fut.result()
-        pack, off = self.writer.write(stored)
+        compressed, crc = fut.result()
+        pack, off, length, crc = self.writer.write(compressed, crc)
         for c in chunks:
-            c[0], c[1], c[2], c[3] = pack, off, len(stored), crc
+            c[0], c[1], c[2], c[3] = pack, off, length, crc
         self.on_written()
 
     def drain(self) -> None:

@@ -10,6 +10,9 @@ CRC32C and length of all bytes before it. zstd frames are written without their 
 checksum, so without this trailer a flipped byte in a manifest could decode into a
 plausible but wrong entry; with it, `verify --mode crc` finds any flipped byte and
 `--mode fast` any truncation.
+
+In an encrypted repository each of those zstd frames is sealed in an envelope instead
+(see reliad/repository/crypto.py), and an empty end record takes the trailer's place.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import zstandard
 
 from reliad.errors import DamageError
 from reliad.repository import codec
+from reliad.repository.crypto import Cipher
 
 MANIFEST_FORMAT = "reliad-manifest"
 MANIFEST_VERSION = 1
@@ -132,12 +136,22 @@ class ManifestWriter:
 
     The header (which needs totals known only at the end) is put in front when the
     manifest is committed, so readers can read it without decompressing the entries.
+    With a cipher, each frame is sealed as record 1, 2, ... of the object `name` as soon as
+    it is full (so no plaintext path reaches the disk), the header becomes record 0 and an
+    empty end record closes the object.
     """
 
-    def __init__(self, tmp_dir: Path | None = None) -> None:
+    def __init__(self, tmp_dir: Path | None = None, cipher: Cipher | None = None, name: str = "") -> None:
         self._tmp = tempfile.TemporaryFile(dir=tmp_dir)  # noqa: SIM115 - closed in commit()
         self._buf = io.BytesIO()
+        self._cipher = cipher
+        self._name = name
+        self._index = 1
         self.count = 0
+
+    def _frame(self, raw: bytes, index: int) -> bytes:
+        comp = codec.compress(raw, 3)
+        return self._cipher.seal_record(self._name, index, comp) if self._cipher else comp
 
     def add(self, entry: Entry) -> None:
         self._buf.write(json.dumps(entry.to_json(), separators=(",", ":")).encode())
@@ -148,14 +162,15 @@ class ManifestWriter:
 
     def _flush(self) -> None:
         if self._buf.tell():
-            self._tmp.write(codec.compress(self._buf.getvalue(), 3))
+            self._tmp.write(self._frame(self._buf.getvalue(), self._index))
+            self._index += 1
             self._buf = io.BytesIO()
 
     def write_to(self, out: BinaryIO, header: dict[str, Any]) -> None:
         """Write header frame, entry frames and the checksum trailer to `out` (an atomic
         storage writer)."""
         self._flush()
-        first = codec.compress(json.dumps(header, separators=(",", ":")).encode() + b"\n", 3)
+        first = self._frame(json.dumps(header, separators=(",", ":")).encode() + b"\n", 0)
         out.write(first)
         crc, length = crc32c.crc32c(first), len(first)
         self._tmp.seek(0)
@@ -163,8 +178,11 @@ class ManifestWriter:
             out.write(block)
             crc = crc32c.crc32c(block, value=crc)
             length += len(block)
-        out.write(TRAILER.pack(TRAILER_MAGIC, TRAILER.size - 8, crc, length))
         self._tmp.close()
+        if self._cipher:  # the envelopes carry their own CRCs; the end record marks completeness
+            out.write(self._cipher.seal_record(self._name, self._index, b""))
+        else:
+            out.write(TRAILER.pack(TRAILER_MAGIC, TRAILER.size - 8, crc, length))
 
     def discard(self) -> None:
         self._tmp.close()
@@ -179,6 +197,10 @@ def read_header(first_bytes: bytes, where: str) -> dict[str, Any]:
         raise DamageError(f"{where}: manifest header does not decompress ({e})") from None
     if not obj.eof:
         raise EOFError
+    return parse_header(raw, where)
+
+
+def parse_header(raw: bytes, where: str) -> dict[str, Any]:
     try:
         header = json.loads(raw)
     except ValueError:
@@ -221,6 +243,19 @@ def iter_entries(stream: BinaryIO, where: str) -> Iterator[Entry]:
             yield entry
     except zstandard.ZstdError as e:
         raise DamageError(f"{where}: manifest does not decompress ({e})") from None
+
+
+def iter_sealed_entries(cipher: Cipher, stream: BinaryIO, name: str) -> Iterator[Entry]:
+    """Stream the entries of an encrypted manifest: every record is opened, the header's too."""
+    for i, record in enumerate(cipher.iter_records(stream, name)):
+        raw = codec.decompress(record, f"{name} record {i}")
+        if i == 0:
+            continue
+        for line in raw.splitlines():
+            try:
+                yield Entry.from_json(json.loads(line))
+            except (ValueError, TypeError, AttributeError) as e:
+                raise DamageError(f"{name}: damaged manifest entry ({e})") from None
 
 
 def entry_depends(entry: Entry) -> set[str]:

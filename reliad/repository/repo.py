@@ -1,7 +1,8 @@
 """A repository on some storage: its config object, its backups and its frames.
 
 Layout (see docs/FORMAT.md):
-    config                       JSON: format, version, id, pack size, chunker, compression
+    config                       JSON: format, version, id, pack size, chunker, encryption
+    keys/<slot-id>               wrapped data keys (encrypted repositories only)
     data/<backup-id>/<seq>.pack  packs written by that backup: concatenated frames
     manifests/<backup-id>        one per committed backup, written last
     locks/                       writer lock (local repositories)
@@ -9,7 +10,10 @@ Layout (see docs/FORMAT.md):
 
 from __future__ import annotations
 
+import base64
+import io
 import json
+import os
 import re
 import secrets
 import uuid
@@ -20,9 +24,19 @@ from typing import Any
 
 import crc32c
 
-from reliad.errors import DamageError, RepositoryError
+from reliad.errors import ConfigError, DamageError, RepositoryError
 from reliad.repository import codec
-from reliad.repository.manifest import TRAILER, Entry, iter_entries, parse_trailer, read_header
+from reliad.repository.crypto import CIPHER_NAME, HEAD, NONCE, OVERHEAD, TAG, Cipher, check_envelopes, parse_head, unwrap
+from reliad.repository.keys import Secret, make_slot, unlock, write_slot
+from reliad.repository.manifest import (
+    TRAILER,
+    Entry,
+    iter_entries,
+    iter_sealed_entries,
+    parse_header,
+    parse_trailer,
+    read_header,
+)
 from reliad.storage.base import Storage
 
 FORMAT_NAME = "reliad"
@@ -61,20 +75,44 @@ class RepoConfig:
         return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "id": self.id,
                 "pack_size": self.pack_size, "chunker": self.chunker, "encryption": self.encryption}
 
+    def canonical(self) -> bytes:
+        """The config as the key check covers it: everything but the check itself."""
+        d = self.to_json()
+        if isinstance(self.encryption, dict):
+            d["encryption"] = {k: v for k, v in self.encryption.items() if k != "check"}
+        return json.dumps(d, sort_keys=True, separators=(",", ":")).encode()
+
 
 class Repository:
     def __init__(self, storage: Storage, config: RepoConfig) -> None:
         self.storage = storage
         self.config = config
+        self.cipher: Cipher | None = None
+        self.slot: str | None = None  # the key slot that unlocked the repository
         self._frames: OrderedDict[tuple[str, int], bytes] = OrderedDict()
 
     @classmethod
-    def init(cls, storage: Storage, pack_size: int = DEFAULT_PACK_SIZE) -> Repository:
+    def init(cls, storage: Storage, pack_size: int = DEFAULT_PACK_SIZE, secret: Secret | None = None,
+             repo_id: str | None = None, label: str = "") -> Repository:
+        """A new repository; encrypted under a new random data key when `secret` is given,
+        which becomes its first key slot."""
         if storage.stat("config") is not None:
             raise RepositoryError(f"{storage.location}: a repository already exists here")
-        cfg = RepoConfig(id=str(uuid.uuid4()), pack_size=pack_size, chunker=dict(CHUNKER))
+        cfg = RepoConfig(id=repo_id or str(uuid.uuid4()), pack_size=pack_size, chunker=dict(CHUNKER))
+        repo = cls(storage, cfg)
+        if secret is not None:
+            data_key = os.urandom(32)
+            cfg.encryption = {"cipher": CIPHER_NAME, "version": 1}
+            repo.cipher = Cipher(data_key, cfg.id)
+            nonce = os.urandom(12)
+            tag = repo.cipher.config_tag(cfg.canonical(), nonce)
+            cfg.encryption["check"] = {"nonce": base64.b64encode(nonce).decode(),
+                                       "tag": base64.b64encode(tag).decode()}
+            slot = make_slot(data_key, cfg.id, secret, label)
+            write_slot(storage, slot)
+            repo.slot = slot["id"]
         storage.put("config", json.dumps(cfg.to_json(), indent=2).encode() + b"\n")
-        return cls(storage, cfg)
+        return repo
 
     @classmethod
     def open(cls, storage: Storage) -> Repository:
@@ -93,12 +131,46 @@ class Repository:
                     f"{storage.location}: repository format {d['version']} is newer than this reliad "
                     f"({FORMAT_VERSION}); upgrade reliad"
                 )
-            cfg = RepoConfig(id=d["id"], pack_size=int(d["pack_size"]), chunker=d["chunker"],
+            cfg = RepoConfig(id=str(d["id"]), pack_size=int(d["pack_size"]), chunker=dict(d["chunker"]),
                              encryption=d.get("encryption"))
-        except (ValueError, KeyError, TypeError) as e:
+            if cfg.encryption is not None and (not isinstance(cfg.encryption, dict)
+                                               or cfg.encryption.get("cipher") != CIPHER_NAME):
+                raise ValueError(f"unknown encryption {cfg.encryption!r}")
+        except (ValueError, KeyError, TypeError, AttributeError) as e:
             raise RepositoryError(f"{storage.location}/config: not a valid reliad repository config ({e})") \
                 from None
         return cls(storage, cfg)
+
+    # -- keys --------------------------------------------------------------------
+    @property
+    def encrypted(self) -> bool:
+        return self.config.encryption is not None
+
+    def unlock(self, secret: Secret) -> None:
+        """Open the data key with a user's secret; a wrong one is a configuration error (exit 2)."""
+        assert isinstance(self.config.encryption, dict)
+        key, slot = unlock(self.storage, self.config.id, secret)
+        cipher = Cipher(key, self.config.id)
+        check = self.config.encryption.get("check") or {}
+        try:
+            ok = cipher.check_config(self.config.canonical(), base64.b64decode(check["nonce"]),
+                                     base64.b64decode(check["tag"]))
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok:
+            if secret.kind == "datakey":
+                raise ConfigError(f"{secret.source} does not open the repository at {self.storage.location} "
+                                  "(wrong recovery key, or the repository config was altered)")
+            raise DamageError(f"{self.storage.location}/config: the repository config was altered "
+                              "(its key check fails although the key opened)")
+        self.cipher, self.slot = cipher, slot
+
+    def need_cipher(self) -> Cipher:
+        if self.cipher is None:
+            raise ConfigError(f"the repository at {self.storage.location} is encrypted and no key was given; "
+                              "set key_file, passphrase_file, passphrase_env or passphrase_credential on its "
+                              "target (see docs/SECURITY.md)")
+        return self.cipher
 
     # -- backups -----------------------------------------------------------------
     def backup_ids(self) -> list[str]:
@@ -106,6 +178,12 @@ class Repository:
 
     def header(self, backup_id: str) -> dict[str, Any]:
         name = f"manifests/{check_backup_id(backup_id)}"
+        header = self._sealed_header(name, backup_id) if self.encrypted else self._plain_header(name, backup_id)
+        if header.get("id") != backup_id:
+            raise DamageError(f"{name}: the manifest belongs to backup {header.get('id')!r}")
+        return header
+
+    def _plain_header(self, name: str, backup_id: str) -> dict[str, Any]:
         size = 64 << 10
         while True:
             try:
@@ -119,6 +197,17 @@ class Repository:
                     raise DamageError(f"{name}: manifest header is truncated") from None
                 size *= 4
 
+    def _sealed_header(self, name: str, backup_id: str) -> dict[str, Any]:
+        cipher = self.need_cipher()
+        try:
+            head = self.storage.get_range(name, 0, HEAD.size)
+        except FileNotFoundError:
+            raise RepositoryError(f"{self.storage.location}: no backup {backup_id!r}") from None
+        length, _ = parse_head(head, name)
+        stored = self.storage.get_range(name, 0, HEAD.size + length)
+        record = cipher.open_record(name, 0, unwrap(stored, name), name)
+        return parse_header(codec.decompress(record, f"{name} header"), name)
+
     def headers(self) -> list[dict[str, Any]]:
         return [self.header(b) for b in self.backup_ids()]
 
@@ -129,7 +218,25 @@ class Repository:
         except FileNotFoundError:
             raise RepositoryError(f"{self.storage.location}: no backup {backup_id!r}") from None
         with stream:
-            yield from iter_entries(stream, name)
+            if self.encrypted:
+                yield from iter_sealed_entries(self.need_cipher(), stream, name)
+            else:
+                yield from iter_entries(stream, name)
+
+    # -- other objects (audit copies, catalog exports) ---------------------------
+    def put_object(self, name: str, data: bytes) -> None:
+        """Store a small object, compressed, and sealed when the repository is encrypted."""
+        comp = codec.compress(data, 3)
+        if self.encrypted:
+            comp = self.need_cipher().seal_object(name, [comp])
+        self.storage.put(name, comp)
+
+    def get_object(self, name: str) -> bytes:
+        stored = self.storage.get(name)
+        if not self.encrypted:
+            return codec.decompress(stored, name)
+        records = list(self.need_cipher().iter_records(io.BytesIO(stored), name))
+        return b"".join(codec.decompress(r, name) for r in records)
 
     def manifest_trailer(self, backup_id: str) -> tuple[int, int]:
         """Size of the manifest object and the CRC32C its trailer records; reads only the
@@ -138,13 +245,25 @@ class Repository:
         info = self.storage.stat(name)
         if info is None:
             raise RepositoryError(f"{self.storage.location}: no backup {backup_id!r}")
+        if self.encrypted:
+            # No trailer: the object must end with its end record (an envelope of nonce and tag).
+            tail = self.storage.get_range(name, max(0, info.size - OVERHEAD), OVERHEAD)
+            if len(tail) != OVERHEAD or parse_head(tail[:HEAD.size], name)[0] != NONCE + TAG:
+                raise DamageError(f"{name}: manifest is truncated (its end record is missing)")
+            unwrap(tail, f"{name} end record")
+            return info.size, 0
         tail = self.storage.get_range(name, max(0, info.size - TRAILER.size), TRAILER.size)
         return info.size, parse_trailer(tail, info.size, name)
 
     def check_manifest(self, backup_id: str) -> None:
-        """Read the whole manifest object and compare its CRC32C with its trailer."""
+        """Read the whole manifest object and compare its CRC32C with its trailer (or, when
+        encrypted, each envelope with its own CRC32C; no key needed either way)."""
         size, want = self.manifest_trailer(backup_id)
         name = f"manifests/{backup_id}"
+        if self.encrypted:
+            with self.storage.open_read(name) as fh:
+                check_envelopes(fh, name, sealed_object=True)
+            return
         crc, left = 0, size - TRAILER.size
         with self.storage.open_read(name) as fh:
             while left > 0:
@@ -199,6 +318,8 @@ class Repository:
         where = f"{pack_object(pack)}@{off}"
         if crc32c.crc32c(stored) != crc:
             raise DamageError(f"{where}: CRC32C mismatch in stored frame")
+        if self.encrypted:
+            stored = self.need_cipher().open_frame(pack, off, stored, where)
         raw = codec.decompress(stored, where)
         self._frames[key] = raw
         if len(self._frames) > 8:
