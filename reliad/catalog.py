@@ -62,7 +62,23 @@ CREATE TABLE IF NOT EXISTS lock_waits (
     waited_s REAL NOT NULL,
     acquired INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    policy TEXT,
+    target TEXT,
+    status TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    duration_s REAL,
+    error TEXT,
+    detail TEXT DEFAULT '{}',
+    host TEXT,
+    pid INTEGER
+);
+CREATE INDEX IF NOT EXISTS jobs_kind ON jobs (kind, policy, started_at);
 """
+
 
 COLUMNS = ("id", "target", "policy", "type", "requested_type", "base", "status", "started_at",
            "finished_at", "files", "bytes_read", "bytes_stored", "duration_s", "error", "host", "pid",
@@ -94,6 +110,11 @@ class Catalog:
                     "UPDATE backups SET status='failed', finished_at=?, "
                     "error='interrupted: the process running this backup died' WHERE id=? AND target=?",
                     (iso(utcnow()), r["id"], r["target"]))
+        for r in self.db.execute("SELECT seq, pid FROM jobs WHERE status='running' AND host=?", (host,)).fetchall():
+            if r["pid"] != os.getpid() and not psutil.pid_exists(r["pid"]):
+                self.db.execute("UPDATE jobs SET status='failed', finished_at=?, "
+                                "error='interrupted: the process running this job died' WHERE seq=?",
+                                (iso(utcnow()), r["seq"]))
 
     def start(self, *, id: str, target: str, policy: str, type: str, requested_type: str,
               base: str | None, started_at: str, classes: list[str]) -> None:
@@ -110,6 +131,48 @@ class Catalog:
         sets = ", ".join(f"{k}=?" for k in fields)
         self.db.execute(f"UPDATE backups SET {sets} WHERE id=? AND target=?",
                         (*fields.values(), id, target))
+
+    def record_skipped(self, *, id: str, target: str, policy: str, type: str, reason: str) -> None:
+        """A scheduled backup that did not run because a larger one covered it (R8)."""
+        now = iso(utcnow())
+        self.db.execute(
+            "INSERT INTO backups (id, target, policy, type, requested_type, status, started_at, finished_at, "
+            "duration_s, error, host, pid) VALUES (?,?,?,?,?,'skipped',?,?,0,?,?,?)",
+            (id, target, policy, type, type, now, now, reason, socket.gethostname(), os.getpid()))
+
+    def last_served(self, policy: str, btype: str) -> str | None:
+        """Start time of the newest slot of `btype` that was served: a backup asked for as that
+        type that succeeded, or one skipped because a larger backup covered it. Failed and
+        interrupted runs do not count, so the slot is still owed after a restart."""
+        row = self.db.execute(
+            "SELECT max(started_at) FROM backups WHERE policy=? AND coalesce(requested_type, type)=? "
+            "AND status IN ('ok','partial','skipped','pruned')", (policy, btype)).fetchone()
+        return row[0]
+
+    def last_backup_run(self, policy: str, btype: str) -> dict[str, Any] | None:
+        """The newest run (any status) scheduled or asked for as `btype`."""
+        row = self.db.execute(
+            "SELECT * FROM backups WHERE policy=? AND coalesce(requested_type, type)=? "
+            "ORDER BY started_at DESC, id DESC LIMIT 1", (policy, btype)).fetchone()
+        return dict(row) if row else None
+
+    def job_start(self, kind: str, policy: str | None, target: str | None) -> int:
+        cur = self.db.execute("INSERT INTO jobs (kind, policy, target, status, started_at, host, pid) "
+                              "VALUES (?,?,?,'running',?,?,?)",
+                              (kind, policy, target, iso(utcnow()), socket.gethostname(), os.getpid()))
+        return int(cur.lastrowid or 0)
+
+    def job_finish(self, rowid: int, status: str, duration_s: float, error: str | None = None,
+                   detail: dict[str, Any] | None = None) -> None:
+        self.db.execute("UPDATE jobs SET status=?, finished_at=?, duration_s=?, error=?, detail=? WHERE seq=?",
+                        (status, iso(utcnow()), round(duration_s, 3), error, json.dumps(detail or {}), rowid))
+
+    def last_job(self, kind: str, policy: str | None, ok_only: bool = False) -> dict[str, Any] | None:
+        q = "SELECT * FROM jobs WHERE kind=? AND policy IS ?"
+        if ok_only:
+            q += " AND status='ok'"
+        row = self.db.execute(q + " ORDER BY started_at DESC, seq DESC LIMIT 1", (kind, policy)).fetchone()
+        return dict(row) if row else None
 
     def upsert_from_header(self, target: str, h: dict[str, Any]) -> None:
         stats = h.get("stats", {})

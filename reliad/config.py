@@ -18,12 +18,15 @@ from typing import Any
 
 from reliad.errors import ConfigError
 from reliad.redact import register_config_secrets
+from reliad.retention import Retention, parse_retention
+from reliad.schedule import Schedule, parse_schedules
+from reliad.schedule import parse_duration as parse_span
 
 DEFAULT_CONFIG = Path("/etc/reliad/reliad.toml")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 CONTENT_CLASSES = ("pages", "customers", "transactions", "business", "merchants")
 
-TOP_KEYS = {"state_dir": str, "targets": dict, "policies": dict, "metrics": dict}
+TOP_KEYS = {"state_dir": str, "targets": dict, "policies": dict, "metrics": dict, "daemon": dict}
 # 11090: outside 9100-9999, the range the Prometheus wiki's "Default port allocations" page
 # hands out to exporters, which is fully taken; reliad is an application, not an exporter.
 DEFAULT_METRICS_PORT = 11090
@@ -36,6 +39,9 @@ METRICS_KEYS: dict[str, type | tuple[type, ...]] = {
     "basic_auth_password_file": str,
     "allow_insecure": bool,
 }
+# [daemon]: how `reliad run` behaves (reliad/daemon/); durations as in schedules.
+DAEMON_KEYS: dict[str, type | tuple[type, ...]] = {"stop_grace": str, "lock_wait": str, "coalesce": str}
+DAEMON_DEFAULTS = {"stop_grace": "60s", "lock_wait": "10m", "coalesce": "1m"}
 TARGET_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "local": {"type": str, "path": str, "encryption": bool, "pack_size_mib": int},
 }
@@ -50,6 +56,8 @@ POLICY_KEYS: dict[str, type | tuple[type, ...]] = {
     "targets": list,
     "compression_level": int,
     "hooks": dict,
+    "schedule": dict,
+    "retention": dict,
 }
 HOOK_KEYS: dict[str, type | tuple[type, ...]] = {"before": list, "after": list, "timeout": (str, int)}
 _COMMON: dict[str, type | tuple[type, ...]] = {"type": str, "name": str, "classes": list}
@@ -94,6 +102,19 @@ class PolicyConfig:
     targets: list[str]
     compression_level: int = 3
     options: dict[str, Any] = field(default_factory=dict)
+    schedules: dict[str, Schedule] = field(default_factory=dict)
+    retention: Retention = field(default_factory=Retention)
+
+
+@dataclass
+class DaemonConfig:
+    """Seconds: how long SIGTERM waits for a running job, how long a job waits for a writer
+    lock held by someone else (a backup run by hand), and how close together two types of one
+    policy must fall due to count as "together" (the larger type runs, the smaller is skipped)."""
+
+    stop_grace: float = 60.0
+    lock_wait: float = 600.0
+    coalesce: float = 60.0
 
 
 @dataclass
@@ -120,6 +141,7 @@ class Config:
     targets: dict[str, TargetConfig]
     policies: dict[str, PolicyConfig]
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    daemon: DaemonConfig = field(default_factory=DaemonConfig)
 
     def policy(self, name: str) -> PolicyConfig:
         if name not in self.policies:
@@ -300,10 +322,25 @@ def _parse_policy(file: Path, name: str, raw: Any, targets: dict[str, TargetConf
     level = raw.get("compression_level", 3)
     if not 1 <= level <= 19:
         raise ConfigError(f"{file}: {where}compression_level must be between 1 and 19, not {level}")
-    options = {k: v for k, v in raw.items() if k not in ("sources", "targets", "compression_level")}
+    options = {k: v for k, v in raw.items()
+               if k not in ("sources", "targets", "compression_level", "schedule", "retention")}
     options.setdefault("hooks", {})
     return PolicyConfig(name=name, sources=sources, targets=list(tnames), compression_level=level,
-                        options=options)
+                        options=options, schedules=parse_schedules(file, name, raw.get("schedule")),
+                        retention=parse_retention(file, name, raw.get("retention")))
+
+
+def _parse_daemon(file: Path, raw: Any) -> DaemonConfig:
+    check_keys(file, "daemon.", raw, DAEMON_KEYS)
+    values = {}
+    for key, default in DAEMON_DEFAULTS.items():
+        text = raw.get(key, default)
+        try:
+            values[key] = parse_duration(text)
+        except ValueError:
+            raise ConfigError(f'{file}: daemon.{key} must be a duration like "30s", "5m" or "1h", '
+                              f"not {text!r}") from None
+    return DaemonConfig(**values)
 
 
 def _is_loopback(host: str) -> bool:
@@ -349,13 +386,12 @@ def _parse_metrics(file: Path, raw: Any) -> MetricsConfig:
 
 
 def parse_duration(text: str | int) -> float:
-    """Seconds in "90", "90s", "5m", "2h" (or a bare integer of seconds)."""
+    """Seconds in "90", "90s", "5m", "2h", "1h30m", "7d" (or a bare integer of seconds)."""
     if isinstance(text, int):
         return float(text)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
-    if not m:
-        raise ValueError(text)
-    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+    if re.fullmatch(r"\s*\d+(?:\.\d+)?\s*", text):
+        return float(text)
+    return parse_span(text)
 
 
 def _check_hooks(file: Path, where: str, hooks: dict[str, Any]) -> None:
@@ -439,4 +475,4 @@ def parse_config(file: Path, raw: dict[str, Any]) -> Config:
     policies = {n: _parse_policy(file, n, p, targets) for n, p in policies_raw.items()}
     metrics = _parse_metrics(file, raw["metrics"]) if "metrics" in raw else MetricsConfig()
     return Config(path=file, state_dir=resolve_path(file, raw["state_dir"]), targets=targets,
-                  policies=policies, metrics=metrics)
+                  policies=policies, metrics=metrics, daemon=_parse_daemon(file, raw.get("daemon", {})))

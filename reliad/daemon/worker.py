@@ -1,0 +1,281 @@
+"""One worker thread per repository: jobs on one repository run one at a time.
+
+Scheduled jobs do not run where APScheduler fires them; they are handed to the worker of the
+policy's primary target. The worker decides what actually runs:
+- a request for a (policy, type) that is already waiting is not queued twice (a missed slot
+  or a burst of fires becomes one run);
+- when a larger backup of the same policy falls due together with a smaller one (within the
+  `[daemon] coalesce` window), the larger runs and the smaller is recorded in the catalog as
+  `skipped`, with the reason: a full covers a differential and an incremental, a
+  differential covers an incremental (R8 schedules coincide every 12 h by design).
+Stopping: `close()` drops waiting requests; `cancel()` asks the running backup to stop at its
+next file, which it does by recording the run failed and removing what it wrote.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from reliad.catalog import Catalog
+from reliad.errors import ReliadError
+from reliad.repository.repo import new_backup_id
+from reliad.schedule import BACKUP_TYPES
+from reliad.timeutil import iso, utcnow
+
+if TYPE_CHECKING:
+    from reliad.daemon.service import Service
+
+log = logging.getLogger(__name__)
+RANK = {"full": 0, "differential": 1, "incremental": 2, "prune": 3}
+LARGER = {"full": (), "differential": ("full",), "incremental": ("full", "differential"), "prune": ()}
+SETTLE_S = 0.5  # jobs APScheduler fires in the same instant arrive within this
+
+
+class JobCancelled(BaseException):
+    """Raised inside a running backup (from its progress callback) to stop it. A
+    BaseException, like KeyboardInterrupt, so that no `except Exception` swallows it."""
+
+
+@dataclass
+class Request:
+    policy: str
+    type: str
+    due: dt.datetime
+    trigger: str  # "schedule" or "catch-up"
+
+
+@dataclass
+class JobResult:
+    """What one job did; handed to every after-job hook (metrics, for example)."""
+
+    policy: str
+    type: str
+    target: str
+    trigger: str
+    status: str  # ok, partial, failed, skipped, cancelled
+    started_at: str
+    finished_at: str
+    duration_s: float
+    backup_id: str | None = None
+    error: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RepoWorker:
+    def __init__(self, key: str, service: Service) -> None:
+        self.key = key
+        self.service = service
+        self.pending: dict[tuple[str, str], Request] = {}
+        self.running: Request | None = None
+        self.running_since: dt.datetime | None = None
+        self.started: dict[tuple[str, str], dt.datetime] = {}
+        self.cond = threading.Condition()
+        self.accepting = True
+        self.cancel_event = threading.Event()
+        self.cancel_reason = ""
+        self.thread = threading.Thread(target=self._loop, name=f"worker:{key}", daemon=True)
+        self.thread.start()
+
+    # -- called from other threads ------------------------------------------------
+    def submit(self, req: Request) -> bool:
+        with self.cond:
+            if not self.accepting:
+                return False
+            k = (req.policy, req.type)
+            if k in self.pending:
+                log.info("event=job_coalesced policy=%s type=%s due=%s reason=already_waiting", req.policy,
+                         req.type, iso(req.due))
+                return False
+            self.pending[k] = req
+            self.cond.notify_all()
+        log.info("event=job_due policy=%s type=%s due=%s trigger=%s", req.policy, req.type, iso(req.due), req.trigger)
+        return True
+
+    def busy_with(self, policy: str, jtype: str) -> bool:
+        with self.cond:
+            r = self.running
+            return (policy, jtype) in self.pending or (r is not None and (r.policy, r.type) == (policy, jtype))
+
+    def close(self) -> list[Request]:
+        """Accept nothing more and forget what is waiting; the running job carries on."""
+        with self.cond:
+            self.accepting = False
+            dropped = list(self.pending.values())
+            self.pending.clear()
+            self.cond.notify_all()
+        return dropped
+
+    def cancel(self, reason: str) -> None:
+        self.cancel_reason = reason
+        self.cancel_event.set()
+
+    def join(self, timeout: float | None) -> bool:
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.cond:
+            r = self.running
+            return {"running": {"policy": r.policy, "type": r.type, "since": iso(self.running_since)}
+                    if r and self.running_since else None,
+                    "pending": [{"policy": p.policy, "type": p.type, "due": iso(p.due)} for p in self.pending.values()]}
+
+    # -- the worker thread -----------------------------------------------------------
+    def _loop(self) -> None:
+        while True:
+            with self.cond:
+                while not self.pending and self.accepting:
+                    self.cond.wait()
+                if not self.accepting:
+                    return
+            time.sleep(SETTLE_S)
+            with self.cond:
+                req = self._pick()
+                if req is None:
+                    continue
+                self.running, self.running_since = req, utcnow()
+            try:
+                self._handle(req)
+            except Exception:  # a bug must not kill the worker; it is logged with its traceback
+                log.error("event=job_crashed policy=%s type=%s traceback=%r", req.policy, req.type,
+                          traceback.format_exc())
+            finally:
+                with self.cond:
+                    self.running = self.running_since = None
+                self.service.changed()
+
+    def _pick(self) -> Request | None:
+        if not self.pending:
+            return None
+        window = dt.timedelta(seconds=self.service.config.daemon.coalesce)
+        first = min(self.pending.values(), key=lambda r: r.due)
+        together = [r for r in self.pending.values() if r.policy == first.policy and r.due - first.due <= window]
+        req = min(together, key=lambda r: (RANK[r.type], r.due))
+        del self.pending[(req.policy, req.type)]
+        return req
+
+    def _skip_reason(self, req: Request) -> str | None:
+        # "Together" never spans half a period of the smaller type, or short schedules would
+        # skip every run near a larger one.
+        window = self.service.config.daemon.coalesce
+        policy = self.service.config.policies.get(req.policy)
+        period = policy.schedules[req.type].period(req.due) if policy else None
+        if period:
+            window = min(window, period / 2)
+        for larger in LARGER[req.type]:
+            with self.cond:
+                waiting = self.pending.get((req.policy, larger))
+            if waiting and abs((waiting.due - req.due).total_seconds()) <= window:
+                return f"a {larger} backup of the same policy fell due at the same time and covers it"
+            started = self.started.get((req.policy, larger))
+            if started and abs((req.due - started).total_seconds()) <= window:
+                return (f"the {larger} backup of the same policy that started at {iso(started)} fell due at the "
+                        "same time and covers it")
+            nxt = self.service.next_fire(req.policy, larger)
+            if nxt and 0 <= (nxt - req.due).total_seconds() <= window:
+                return f"a {larger} backup of the same policy is due at {iso(nxt)}, at the same time, and covers it"
+        return None
+
+    def _handle(self, req: Request) -> None:
+        config = self.service.config
+        policy = config.policies.get(req.policy)
+        if policy is None:
+            log.info("event=job_dropped policy=%s type=%s reason=policy_no_longer_configured", req.policy, req.type)
+            return
+        target = config.primary_target(policy).name
+        started = utcnow()
+        t0 = time.monotonic()
+        self.cancel_event.clear()
+        res = JobResult(req.policy, req.type, target, req.trigger, "failed", iso(started), "", 0.0)
+        if req.type in BACKUP_TYPES and (reason := self._skip_reason(req)):
+            bid = new_backup_id(started.strftime("%Y%m%dT%H%M%S.%fZ"))
+            catalog = Catalog(config.state_dir)
+            try:
+                catalog.record_skipped(id=bid, target=target, policy=req.policy, type=req.type, reason=reason)
+            finally:
+                catalog.close()
+            res.status, res.backup_id, res.error = "skipped", bid, reason
+            log.info("event=job_skipped policy=%s type=%s reason=%r", req.policy, req.type, reason)
+        else:
+            if req.type in BACKUP_TYPES:
+                self.started[(req.policy, req.type)] = started
+            self.service.job_started(req)
+            try:
+                self._run(config, req, res)
+            except JobCancelled:
+                res.status, res.error = "cancelled", self.cancel_reason
+                log.warning("event=job_cancelled policy=%s type=%s reason=%r", req.policy, req.type,
+                            self.cancel_reason)
+            except ReliadError as e:
+                res.error = str(e)
+                log.error("event=job_failed policy=%s type=%s error=%r", req.policy, req.type, str(e))
+            if req.type in BACKUP_TYPES and res.status in ("failed", "cancelled"):
+                self._ensure_recorded(config, req, res, started)
+        res.finished_at = iso(utcnow())
+        res.duration_s = round(time.monotonic() - t0, 3)
+        self.service.job_finished(res)
+
+    def _progress(self, _stats: Any) -> None:
+        if self.cancel_event.is_set():
+            raise JobCancelled(self.cancel_reason)
+
+    def _run(self, config: Any, req: Request, res: JobResult) -> None:
+        if req.type == "prune":
+            from reliad.jobs.prune import run_prune
+
+            catalog = Catalog(config.state_dir)
+            rowid = catalog.job_start("prune", req.policy, res.target)
+            t0 = time.monotonic()
+            status, error, report = "failed", None, {}
+            try:
+                report = run_prune(config, [req.policy], lock_wait=config.daemon.lock_wait)
+                status = "ok" if report["ok"] else "failed"
+                error = "; ".join(e for t in report["targets"] for e in t.get("errors", [])) or None
+            except ReliadError as e:
+                error = str(e)
+                raise
+            finally:
+                catalog.job_finish(rowid, status, time.monotonic() - t0, error,
+                                   {k: v for k, v in report.items() if k != "targets"} |
+                                   {"targets": [{k: v for k, v in t.items() if k not in ("kept", "deleted_ids")}
+                                                for t in report.get("targets", [])]})
+                catalog.close()
+            res.status, res.error, res.detail = status, error, report
+            return
+        from reliad.jobs.backup import run_backup
+
+        result = run_backup(config, req.policy, req.type, lock_wait=config.daemon.lock_wait,
+                            progress=self._progress)
+        res.status, res.backup_id, res.detail = result["status"], result["id"], result
+        res.error = "; ".join(result["warnings"]) or None
+
+    def _ensure_recorded(self, config: Any, req: Request, res: JobResult, started: dt.datetime) -> None:
+        """A backup that failed before it got a catalog row (lock timeout, unreadable
+        repository) still leaves a failed row, so that status and metrics see the failure."""
+        floor = started.strftime("%Y%m%dT%H%M%S.%fZ")
+        catalog = Catalog(config.state_dir)
+        try:
+            rows = [r for r in catalog.backups(req.policy) if r["id"] >= floor]
+            if rows:
+                res.backup_id = rows[-1]["id"]
+                return
+            bid = new_backup_id(floor)
+            catalog.start(id=bid, target=res.target, policy=req.policy, type=req.type, requested_type=req.type,
+                          base=None, started_at=iso(started), classes=[])
+            catalog.finish(bid, res.target, status="failed", finished_at=iso(utcnow()), error=res.error)
+            res.backup_id = bid
+        finally:
+            catalog.close()
+
+
+Hook = Callable[[JobResult], None]
