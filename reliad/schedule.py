@@ -233,7 +233,9 @@ def parse_entry(file: Any, key: str, jtype: str, raw: Any) -> Schedule:
         raise ConfigError(f'{file}: {key} needs exactly one of every = "12h" or cron = "0 */12 * * *"')
     tzname = raw.get("timezone")
     try:
-        tz: dt.tzinfo = ZoneInfo(tzname) if tzname else Schedule(jtype).tz()
+        # The host's zone is looked up only when something is read in it (cron, naive dates).
+        needs_tz = tzname or "cron" in raw or "start" in raw or "end" in raw
+        tz: dt.tzinfo = (ZoneInfo(tzname) if tzname else Schedule(jtype).tz()) if needs_tz else dt.UTC
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f'{file}: {key}.timezone {tzname!r} is not a known time zone; use a name like '
                           '"UTC" or "Europe/Berlin"') from None
