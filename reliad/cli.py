@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from reliad import __version__
-from reliad.config import CONTENT_CLASSES, Config, class_coverage, default_config_path, load_config
+from reliad.config import CONTENT_CLASSES, Config, class_coverage, default_config_path, load_config, resolve_path
 from reliad.errors import ReliadError
 from reliad.logsetup import setup_logging
 from reliad.progress import Progress, human_bytes
@@ -341,24 +341,51 @@ def catalog_rebuild_cmd(ctx: Context, target_name: str | None) -> int:
 # ---------------------------------------------------------------------------- check-config
 @command(main, "check-config")
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
-def check_config_cmd(ctx: Context, file: str | None) -> int:
-    """Validate a configuration file and report problems."""
+@click.option("--no-paths", is_flag=True, help="Do not check that source paths exist (for a file meant for "
+              "another host).")
+def check_config_cmd(ctx: Context, file: str | None, no_paths: bool) -> int:
+    """Validate a configuration file: keys, types, schedules, retention, and that every source
+    path exists. Each problem is one line naming the file and the key; exit 2 when any."""
     cfg = load_config(file or ctx.config_path)
-    warnings = []
+    problems = []
     for p in cfg.policies.values():
-        for s in p.sources:
-            for path in s.paths:
-                if not path.exists():
-                    warnings.append(f"policy {p.name!r}, source {s.name!r}: {path} does not exist")
+        for i, s in enumerate(p.sources):
+            where = f"policies.{p.name}.sources[{i}]"
+            for path in s.paths if not no_paths else []:
+                if not os.path.lexists(path):
+                    problems.append(f"{cfg.path}: {where}.paths: {path} does not exist; list existing files or "
+                                    "directories (or pass --no-paths to check a file meant for another host)")
+            opt_path = s.options.get("path")
+            if s.type in ("sqlite", "image") and isinstance(opt_path, str) and not no_paths:
+                full = resolve_path(cfg.path, opt_path)
+                if not os.path.lexists(full):
+                    problems.append(f"{cfg.path}: {where}.path: {full} does not exist; give an existing "
+                                    f"{'database file' if s.type == 'sqlite' else 'device or image file'}")
+    warnings = []
     coverage = class_coverage(cfg)
     for cls, holders in coverage.items():
         if not holders:
             warnings.append(f"no source carries content class {cls!r} (R9 asks for all of "
                             f"{', '.join(CONTENT_CLASSES)}); add classes = [\"{cls}\"] to the source that holds it")
-    ctx.emit({"ok": True, "file": str(cfg.path), "policies": sorted(cfg.policies), "warnings": warnings,
-              "classes": coverage},
-             "\n".join([f"warning: {w}" for w in warnings] + [f"{cfg.path}: OK ({len(cfg.policies)} policies)"]))
-    return 0
+    schedules = {p.name: {t: sch.describe() for t, sch in p.schedules.items()} for p in cfg.policies.values()}
+    retention = {p.name: p.retention.rules for p in cfg.policies.values()}
+
+    if problems and not ctx.as_json:
+        for line in problems:
+            click.echo(f"reliad: error: {line}", err=True)
+        return 2
+
+    def text() -> str:
+        lines = [f"warning: {w}" for w in warnings] + [f"{cfg.path}: OK ({len(cfg.policies)} policies)"]
+        for name, sch in schedules.items():
+            lines.append(f"  {name}: " + "; ".join(f"{t} {d}" for t, d in sch.items())
+                         + "; retention " + (", ".join(f"{k} = {v}" for k, v in retention[name].items())
+                                             or "keeps everything"))
+        return "\n".join(lines)
+
+    ctx.emit({"ok": not problems, "file": str(cfg.path), "policies": sorted(cfg.policies), "problems": problems,
+              "warnings": warnings, "classes": coverage, "schedules": schedules, "retention": retention}, text)
+    return 2 if problems else 0
 
 
 def _load_command_modules() -> None:

@@ -150,14 +150,19 @@ class Schedule:
     def describe(self) -> str:
         if not self.enabled:
             return "off"
-        what = f"every {format_duration(self.every)}" if self.every is not None else f"cron {self.cron!r}"
+        every = f"every {self.text or format_duration(self.every or 0)}"
+        what = every if self.every is not None else f"cron {self.cron!r}"
         if self.jitter:
             what += f" ±{format_duration(self.jitter)}"
         if self.start:
-            what += f" from {self.start.isoformat()}"
+            what += f" from {_shown(self.start)}"
         if self.end:
-            what += f" until {self.end.isoformat()}"
+            what += f" until {_shown(self.end)}"
         return what
+
+
+def _shown(t: dt.datetime) -> str:
+    return t.date().isoformat() if (t.hour, t.minute, t.second) == (0, 0, 0) else t.isoformat(timespec="minutes")
 
 
 def _date(file: Any, key: str, value: Any, tz: dt.tzinfo) -> dt.datetime:

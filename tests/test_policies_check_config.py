@@ -1,0 +1,69 @@
+"""policies/*.toml validate, and check-config names the file and key of each mistake."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, Reliad, write_config
+
+POLICIES = sorted((REPO_ROOT / "policies").glob("*.toml"))
+
+
+def _supported(kind: str) -> set[str]:
+    from reliad.config import SOURCE_KEYS, TARGET_KEYS
+
+    return set(TARGET_KEYS if kind == "target" else SOURCE_KEYS)
+
+
+@pytest.mark.parametrize("path", POLICIES, ids=lambda p: p.name)
+def test_shipped_policies_validate(path: Path) -> None:
+    proc = Reliad(path).run("check-config", str(path), "--no-paths", "--json", check=False)
+    if proc.returncode != 0:
+        # Only a target or source type this build does not have yet (s3 lands with the
+        # offsite work) is tolerated, and only when that type really is missing.
+        err = json.loads(proc.stdout)["error"]
+        assert "type must be one of" in err, err
+        missing = err.rsplit("not ", 1)[1].strip("'")
+        assert missing not in _supported("target") | _supported("source"), err
+        return
+    data = json.loads(proc.stdout)
+    assert data["ok"] and data["policies"]
+
+
+def test_standard_policy_is_the_standards_defaults() -> None:
+    data = Reliad(REPO_ROOT / "policies" / "standard.toml").json(
+        "check-config", str(REPO_ROOT / "policies" / "standard.toml"), "--no-paths")
+    sched = data["schedules"]["shop"]
+    assert (sched["incremental"], sched["full"], sched["differential"]) == ("every 2h", "every 12h", "every 7d")
+    text = (REPO_ROOT / "policies" / "standard.toml").read_text()
+    for clause in ("R6", "R7", "R8", "R9", "R10a", "R10b", "R10c"):
+        assert clause in text
+
+
+@pytest.mark.parametrize(("extra", "needles"), [
+    ('[policies.shop.schedule]\nincremnetal = "2h"\n',
+     ["policies.shop.schedule.'incremnetal'", "did you mean 'incremental'", "allowed here"]),
+    ('[policies.shop.schedule]\nfull = { cron = "0 */2 * *" }\n',
+     ["policies.shop.schedule.full.cron", "is not a cron expression", "five fields"]),
+    ('[policies.shop.schedule]\nfull = "every day"\n', ["policies.shop.schedule.full", "is not a schedule"]),
+    ('[policies.shop.retention]\nkeep_fulls = "3"\n', ["policies.shop.retention.keep_fulls", "an integer"]),
+    ('[daemon]\nstop_grace = "soon"\n', ["daemon.stop_grace", "a duration"]),
+])
+def test_mistakes_give_one_line_naming_file_and_key(tmp_path: Path, extra: str, needles: list[str]) -> None:
+    (tmp_path / "src").mkdir()
+    cfg = write_config(tmp_path / "reliad.toml", [str(tmp_path / "src")], extra=extra)
+    proc = Reliad(cfg).run("check-config", expect=2)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(cfg) in lines[0], proc.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_missing_path_names_the_key(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path / "reliad.toml", [str(tmp_path / "nowhere")])
+    proc = Reliad(cfg).run("check-config", expect=2)
+    (line,) = proc.stderr.strip().splitlines()
+    assert str(cfg) in line and "policies.shop.sources[0].paths" in line and "does not exist" in line
+    Reliad(cfg).run("check-config", "--no-paths", expect=0)
