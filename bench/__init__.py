@@ -1,0 +1,1 @@
+"""Benchmark of reliad against restic, BorgBackup and `tar | zstd` (see README, "Benchmark")."""

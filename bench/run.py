@@ -1,0 +1,490 @@
+"""Side-by-side benchmark: reliad against restic, BorgBackup and `tar | zstd -T0 -3`.
+
+Every tool gets a fresh copy of the same generated tree (bench/gen.py) and a fresh repository,
+and goes through the same steps: first full backup, the ~1 % change, an incremental, read-all
+verification, restore of the latest backup into an empty directory. Each timed step ends with
+`sync`, so data still in the page cache is paid for by the step that wrote it. Peak RSS is the
+larger of /usr/bin/time's maximum resident set size and a psutil poll of the process tree's sum.
+
+    python -m bench.run                              # 1 GiB tree, all tools, median of 3
+    python -m bench.run --scale 0.01 --runs 1        # a quick look
+    python -m bench.run --tools reliad --scale-files 250000,500000,1000000   # scale run
+
+The table shows medians; a ratio column is the median of the per-run ratios (each one taken
+from a single run, so machine noise shared by both tools cancels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import gen
+
+ROOT = Path(__file__).resolve().parent.parent
+MiB = 1 << 20
+TOOLS = ("reliad", "restic", "borg", "tar")
+TITLES = {"reliad": "reliad", "restic": "restic", "borg": "borg", "tar": "tar+zstd"}
+PROGRAMS = {"reliad": [], "restic": ["restic"], "borg": ["borg"], "tar": ["tar", "zstd"]}
+
+# metric, label, unit
+METRICS = [
+    ("full_s", "first full backup", "s"),
+    ("incr_s", "incremental after the change", "s"),
+    ("incr_growth_mib", "repository growth of the incremental", "MiB"),
+    ("verify_s", "read-all verification", "s"),
+    ("restore_s", "full restore to an empty dir", "s"),
+    ("repo_mib", "repository after the full", "MiB"),
+    ("rss_mib", "peak RSS of the full", "MiB"),
+]
+# metric -> (reference tool or None for an absolute limit, limit): the targets of issue 3
+TARGETS: dict[str, list[tuple[str | None, float]]] = {
+    "full_s": [("restic", 0.6), ("tar", 1.4)],
+    "incr_s": [("restic", 0.9)],
+    "incr_growth_mib": [("restic", 1.2)],
+    "verify_s": [("restic", 0.7)],
+    "restore_s": [("restic", 0.9)],
+    "repo_mib": [("restic", 0.95)],
+    "rss_mib": [(None, 100.0)],
+}
+
+
+@dataclass
+class Measured:
+    seconds: float
+    rss_mib: float
+    stdout: str
+
+
+class RssPoller:
+    """Samples the summed RSS of a process and all its descendants (a pipeline counts whole)."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            top = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._stop.is_set():
+            total = 0
+            try:
+                procs = [top, *top.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            for p in procs:
+                with contextlib.suppress(psutil.NoSuchProcess):
+                    total += p.memory_info().rss
+            self.peak = max(self.peak, total)
+            self._stop.wait(self.interval)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def measure(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
+            shell: bool = False) -> Measured:
+    """Run one step to completion plus `sync`; wall time and peak RSS."""
+    full_env = {**os.environ, **(env or {})}
+    time_bin = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
+    with tempfile.NamedTemporaryFile(prefix="bench-rss-", delete=False) as tf:
+        rss_file = tf.name
+    cmd = ["bash", "-o", "pipefail", "-c", argv[0]] if shell else list(argv)
+    if time_bin:
+        cmd = [time_bin, "-f", "%M", "-o", rss_file, *cmd]
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=full_env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    poller = RssPoller(proc.pid)
+    out, err = proc.communicate()
+    polled = poller.stop()
+    subprocess.run(["sync"], check=True)
+    seconds = time.perf_counter() - t0
+    try:
+        kib = int(Path(rss_file).read_text().split()[-1]) if time_bin else 0
+    except (ValueError, IndexError):
+        kib = 0
+    os.unlink(rss_file)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} exited with {proc.returncode}:\n{err.decode(errors='replace')[-2000:]}")
+    return Measured(seconds, max(kib * 1024, polled) / MiB, out.decode(errors="replace"))
+
+
+def tree_size(path: Path) -> int:
+    """Apparent size of all files under `path` (what the repository holds, not disk blocks)."""
+    total = 0
+    for dp, _, fs in os.walk(path):
+        for f in fs:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.lstat(os.path.join(dp, f)).st_size
+    return total
+
+
+# ------------------------------------------------------------------------------ tools
+class Tool:
+    """One backup program driven through the benchmark's steps in its own directory."""
+
+    name = ""
+
+    def __init__(self, work: Path, src: Path) -> None:
+        self.work = work
+        self.src = src
+        self.repo = work / "repo"
+
+    def env(self) -> dict[str, str]:
+        return {}
+
+    def run(self, argv: list[str], **kw: Any) -> Measured:
+        return measure(argv, env=self.env(), **kw)
+
+    def init(self) -> None: ...
+    def full(self) -> Measured: raise NotImplementedError
+    def incremental(self) -> Measured: raise NotImplementedError
+    def verify(self) -> Measured: raise NotImplementedError
+    def restore(self, dest: Path) -> Measured: raise NotImplementedError
+
+    def repo_bytes(self) -> int:
+        return tree_size(self.repo)
+
+
+class Reliad(Tool):
+    name = "reliad"
+
+    def __init__(self, work: Path, src: Path, target: str = "local") -> None:
+        super().__init__(work, src)
+        self.config = work / "reliad.toml"
+        self.last_id = ""
+        self.target = target
+
+    def env(self) -> dict[str, str]:
+        return {"PYTHONPATH": str(ROOT)}  # the checkout under test, not whatever is installed
+
+    def init(self) -> None:
+        self.config.write_text(
+            f'state_dir = "{self.work / "state"}"\n\n[targets.local]\ntype = "local"\npath = "{self.repo}"\n\n'
+            f'[policies.bench]\nsources = [{{ type = "files", paths = ["{self.src}"] }}]\ntargets = ["local"]\n')
+
+    def _cli(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "reliad", *args, "-c", str(self.config), "--json"]
+
+    def full(self) -> Measured:
+        m = self.run(self._cli("backup", "bench", "--type", "full"))
+        self.last_id = json.loads(m.stdout)["id"]
+        return m
+
+    def incremental(self) -> Measured:
+        m = self.run(self._cli("backup", "bench", "--type", "incremental"))
+        self.last_id = json.loads(m.stdout)["id"]
+        return m
+
+    def verify(self) -> Measured:
+        return self.run(self._cli("verify", "--mode", "crc"))
+
+    def restore(self, dest: Path) -> Measured:
+        return self.run(self._cli("restore", self.last_id, str(dest)))
+
+
+class Restic(Tool):
+    name = "restic"
+
+    def env(self) -> dict[str, str]:
+        return {"RESTIC_PASSWORD": "bench", "RESTIC_REPOSITORY": str(self.repo),
+                "RESTIC_CACHE_DIR": str(self.work / "cache")}
+
+    def init(self) -> None:
+        subprocess.run(["restic", "init", "-q", "--repository-version", "2"], env={**os.environ, **self.env()},
+                       check=True, capture_output=True)
+
+    def full(self) -> Measured:
+        return self.run(["restic", "backup", "-q", str(self.src)])
+
+    incremental = full
+
+    def verify(self) -> Measured:
+        return self.run(["restic", "check", "-q", "--read-data"])
+
+    def restore(self, dest: Path) -> Measured:
+        return self.run(["restic", "restore", "-q", "latest", "--target", str(dest)])
+
+
+class Borg(Tool):
+    name = "borg"
+    compression = "lz4"  # borg's default
+
+    def env(self) -> dict[str, str]:
+        return {"BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK": "yes", "BORG_RELOCATED_REPO_ACCESS_IS_OK": "yes",
+                "BORG_BASE_DIR": str(self.work / "borg-base")}
+
+    def init(self) -> None:
+        subprocess.run(["borg", "init", "--encryption", "none", str(self.repo)], env={**os.environ, **self.env()},
+                       check=True, capture_output=True)
+
+    def full(self) -> Measured:
+        return self.run(["borg", "create", "--compression", self.compression, f"{self.repo}::full", str(self.src)])
+
+    def incremental(self) -> Measured:
+        return self.run(["borg", "create", "--compression", self.compression, f"{self.repo}::incr", str(self.src)])
+
+    def verify(self) -> Measured:
+        return self.run(["borg", "check", "--verify-data", str(self.repo)])
+
+    def restore(self, dest: Path) -> Measured:
+        dest.mkdir(parents=True, exist_ok=True)
+        return self.run(["borg", "extract", f"{self.repo}::incr"], cwd=dest)
+
+
+class TarZstd(Tool):
+    """GNU tar's own incremental format (--listed-incremental), compressed by zstd on all cores."""
+
+    name = "tar"
+
+    def init(self) -> None:
+        self.repo.mkdir(parents=True)
+
+    def _archive(self, out: str) -> Measured:
+        snar, parent, base = self.work / "tar.snar", self.src.parent, self.src.name
+        return self.run([f"tar --listed-incremental={snar} -C {parent} -cf - {base} "
+                         f"| zstd -T0 -3 -q -o {self.repo / out}"], shell=True)
+
+    def full(self) -> Measured:
+        return self._archive("full.tar.zst")
+
+    def incremental(self) -> Measured:
+        return self._archive("incr.tar.zst")
+
+    def verify(self) -> Measured:
+        return self.run(["zstd", "-t", "-q", str(self.repo / "full.tar.zst"), str(self.repo / "incr.tar.zst")])
+
+    def restore(self, dest: Path) -> Measured:
+        dest.mkdir(parents=True, exist_ok=True)
+        steps = [f"zstd -dc {self.repo / a} | tar -x --listed-incremental=/dev/null -C {dest}"
+                 for a in ("full.tar.zst", "incr.tar.zst")]
+        return self.run([" && ".join(steps)], shell=True)
+
+
+TOOL_CLASSES: dict[str, Callable[[Path, Path], Tool]] = {"reliad": Reliad, "restic": Restic, "borg": Borg,
+                                                         "tar": TarZstd}
+
+
+# ------------------------------------------------------------------------------ one run
+@dataclass
+class Result:
+    runs: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def pristine_tree(work: Path, scale: float, seed: int) -> Path:
+    """The generated tree, made once per (scale, seed) and reused by later invocations."""
+    path = work / f"tree-scale{scale:g}-seed{seed}"
+    done = path.with_name(path.name + ".json")
+    if not done.exists():
+        if path.exists():
+            shutil.rmtree(path)
+        stats = gen.tree(path, scale, seed)
+        done.write_text(json.dumps(stats.__dict__))
+    return path
+
+
+def copy_tree(src: Path, dest: Path) -> None:
+    subprocess.run(["cp", "-a", str(src), str(dest)], check=True)
+    subprocess.run(["sync"], check=True)
+
+
+def run_tool(name: str, pristine: Path, scratch: Path, seed: int, log: Callable[[str], None]) -> dict[str, float]:
+    """One tool through every step on a fresh copy; returns its figures."""
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    src = scratch / "shop"
+    copy_tree(pristine, src)
+    tool = TOOL_CLASSES[name](scratch, src)
+    tool.init()
+    r: dict[str, float] = {}
+    m = tool.full()
+    r["full_s"], r["rss_mib"] = m.seconds, m.rss_mib
+    r["repo_mib"] = tool.repo_bytes() / MiB
+    gen.mutate(src, seed + 1)
+    subprocess.run(["sync"], check=True)
+    m = tool.incremental()
+    r["incr_s"] = m.seconds
+    r["incr_growth_mib"] = tool.repo_bytes() / MiB - r["repo_mib"]
+    r["verify_s"] = tool.verify().seconds
+    r["restore_s"] = tool.restore(scratch / "restored").seconds
+    log(f"{name}: " + ", ".join(f"{k}={v:.2f}" for k, v in r.items()))
+    return r
+
+
+def ratios(run: dict[str, dict[str, float]], metric: str, ref: str) -> float | None:
+    a, b = run.get("reliad", {}).get(metric), run.get(ref, {}).get(metric)
+    if a is None or not b:
+        return None
+    return a / b
+
+
+def summarize(result: Result) -> dict[str, Any]:
+    """Medians per tool and metric, per-run ratios and their medians, and the target verdicts."""
+    tools = list(result.runs)
+    n = max((len(v) for v in result.runs.values()), default=0)
+    medians = {t: {m: statistics.median(r[m] for r in runs) for m, _, _ in METRICS}
+               for t, runs in result.runs.items() if runs}
+    per_run = [{t: result.runs[t][i] for t in tools if i < len(result.runs[t])} for i in range(n)]
+    ratio: dict[str, dict[str, float]] = {}
+    for ref in ("restic", "tar"):
+        for m, _, _ in METRICS:
+            vals = [x for x in (ratios(run, m, ref) for run in per_run) if x is not None]
+            if vals:
+                ratio.setdefault(ref, {})[m] = statistics.median(vals)
+    verdicts = []
+    for m, limits in TARGETS.items():
+        for ref, limit in limits:
+            if ref is None:
+                value = medians.get("reliad", {}).get(m)
+                wanted = f"<= {limit:g} {dict((k, u) for k, _, u in METRICS)[m]}"
+            else:
+                value = ratio.get(ref, {}).get(m)
+                wanted = f"<= {limit:g}x {TITLES[ref]}"
+            if value is None:
+                continue
+            verdicts.append({"metric": m, "reference": ref, "limit": limit, "value": round(value, 3),
+                             "wanted": wanted, "met": value <= limit})
+    return {"medians": medians, "ratios": ratio, "targets": verdicts, "runs": per_run}
+
+
+def table(summary: dict[str, Any], tools: list[str]) -> str:
+    med, ratio = summary["medians"], summary["ratios"]
+    verdict = {(v["metric"], v["reference"]): v for v in summary["targets"]}
+    head = ["step", *[TITLES[t] for t in tools], "reliad/restic", "reliad/tar+zstd"]
+    rows = [head]
+    for m, label, unit in METRICS:
+        row = [f"{label} ({unit})"]
+        for t in tools:
+            v = med.get(t, {}).get(m)
+            row.append("-" if v is None else f"{v:.1f}")
+        for ref in ("restic", "tar"):
+            v = ratio.get(ref, {}).get(m)
+            mark = ""
+            if (m, ref) in verdict:
+                mark = " ok" if verdict[(m, ref)]["met"] else " MISS"
+            row.append("-" if v is None else f"{v:.2f}{mark}")
+        if (m, None) in verdict:
+            row[1] += " ok" if verdict[(m, None)]["met"] else " MISS"
+        rows.append(row)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines = []
+    for k, r in enumerate(rows):
+        lines.append("| " + " | ".join(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i])
+                                         for i, c in enumerate(r)) + " |")
+        if k == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ scale run
+def scale_run(work: Path, counts: list[int], size: int, log: Callable[[str], None]) -> list[dict[str, float]]:
+    """reliad alone over trees of many small files: full and unchanged incremental."""
+    rows = []
+    for n in counts:
+        tree = work / f"small-{n}-{size}"
+        done = tree.with_name(tree.name + ".json")
+        if not done.exists():
+            if tree.exists():
+                shutil.rmtree(tree)
+            log(f"generating {n} files of ~{size} bytes")
+            done.write_text(json.dumps(gen.small_tree(tree, n, size).__dict__))
+        scratch = work / f"scale-{n}"
+        if scratch.exists():
+            shutil.rmtree(scratch)
+        scratch.mkdir()
+        tool = Reliad(scratch, tree)
+        tool.init()
+        full = tool.full()
+        incr = tool.incremental()
+        row = {"files": n, "full_s": full.seconds, "full_rss_mib": full.rss_mib, "us_per_file": full.seconds / n * 1e6,
+               "incr_s": incr.seconds, "incr_rss_mib": incr.rss_mib, "repo_mib": tool.repo_bytes() / MiB}
+        log(json.dumps(row))
+        rows.append(row)
+        shutil.rmtree(scratch)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--tools", default=",".join(TOOLS), help="comma-separated subset of %(default)s")
+    ap.add_argument("--runs", type=int, default=3, help="runs per tool; the table shows medians")
+    ap.add_argument("--scale", type=float, default=1.0, help="tree size relative to ~1 GiB")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "reliad-bench",
+                    help="scratch directory; generated trees are kept there for reuse")
+    ap.add_argument("--json", dest="json_out", type=Path, help="write all figures to this file")
+    ap.add_argument("--skip-missing", action="store_true", help="leave out tools whose programs are not installed")
+    ap.add_argument("--scale-files", help="instead: reliad over N small files, e.g. 250000,500000,1000000")
+    ap.add_argument("--file-size", type=int, default=2048, help="mean size of the scale run's files")
+    a = ap.parse_args(argv)
+
+    def log(msg: str) -> None:
+        print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+    a.work.mkdir(parents=True, exist_ok=True)
+    if a.scale_files:
+        rows = scale_run(a.work, [int(x) for x in a.scale_files.split(",")], a.file_size, log)
+        print("| files | full (s) | us/file | peak RSS full (MiB) | unchanged incremental (s) | peak RSS incr (MiB) |")
+        print("|---|---|---|---|---|---|")
+        for r in rows:
+            print(f"| {r['files']} | {r['full_s']:.1f} | {r['us_per_file']:.1f} | {r['full_rss_mib']:.0f} "
+                  f"| {r['incr_s']:.1f} | {r['incr_rss_mib']:.0f} |")
+        if a.json_out:
+            a.json_out.write_text(json.dumps({"scale_run": rows, "file_size": a.file_size}, indent=2))
+        return 0
+
+    tools = [t.strip() for t in a.tools.split(",") if t.strip()]
+    for t in tools:
+        if t not in TOOLS:
+            ap.error(f"unknown tool {t!r}; choose from {', '.join(TOOLS)}")
+        missing = [p for p in PROGRAMS[t] if shutil.which(p) is None]
+        if missing:
+            if not a.skip_missing:
+                ap.error(f"{t} needs {', '.join(missing)} (install it, or pass --skip-missing)")
+            log(f"leaving out {t}: {', '.join(missing)} not installed")
+    tools = [t for t in tools if all(shutil.which(p) for p in PROGRAMS[t])]
+    log(f"tree at scale {a.scale:g}, seed {a.seed} in {a.work}")
+    pristine = pristine_tree(a.work, a.scale, a.seed)
+    result = Result(runs={t: [] for t in tools},
+                    info={"scale": a.scale, "seed": a.seed, "runs": a.runs, "source_mib": tree_size(pristine) / MiB,
+                          "borg_compression": Borg.compression, "cpus": os.cpu_count()})
+    for _i in range(a.runs):
+        for t in tools:
+            result.runs[t].append(run_tool(t, pristine, a.work / f"run-{t}", a.seed, log))
+            shutil.rmtree(a.work / f"run-{t}")
+    summary = summarize(result)
+    print(f"source tree: {result.info['source_mib']:.0f} MiB, median of {a.runs} run(s), wall times include sync")
+    print(table(summary, tools))
+    if a.json_out:
+        a.json_out.write_text(json.dumps({"info": result.info, **summary}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
