@@ -99,8 +99,8 @@ def backup_cmd(ctx: Context, policy: str, btype: str, lock_wait: float) -> int:
 
     bar = ctx.progress()
     result = run_backup(ctx.config, policy, btype, lock_wait=lock_wait,
-                        progress=lambda s: bar.show(f"{s.files} files, {human_bytes(s.bytes_read)} read, "
-                                                    f"{human_bytes(s.bytes_new)} new"))
+                        progress=lambda s: bar.show(lambda: f"{s.files} files, {human_bytes(s.bytes_read)} read, "
+                                                            f"{human_bytes(s.bytes_new)} new"))
     bar.done()
     if not ctx.as_json:
         if result["note"]:
@@ -248,7 +248,7 @@ def restore_cmd(ctx: Context, backup_id: str, dest: Path | None, paths: tuple[st
     _, repo = find_backup(ctx.config, backup_id, target_name)
     bar = ctx.progress()
     result = run_restore(repo, backup_id, dest, list(paths), overwrite,
-                         progress=lambda c: bar.show(f"{c['files']} files, {human_bytes(c['bytes'])}"))
+                         progress=lambda c: bar.show(lambda: f"{c['files']} files, {human_bytes(c['bytes'])}"))
     bar.done()
     result.update(backup=backup_id, dest=str(dest), ok=not result["errors"])
     for err in result["errors"] if not ctx.as_json else []:
@@ -285,7 +285,7 @@ def verify_cmd(ctx: Context, backup_ids: tuple[str, ...], mode: str, target_name
     try:
         for tname, (repo, ids) in work.items():
             for r in verify_and_record(catalog, tname, repo, ids, mode,
-                                       progress=lambda r: bar.show(f"{r.files} files checked")):
+                                       progress=lambda r: bar.show(lambda: f"{r.files} files checked")):
                 total.backups += r.backups
                 total.damaged += r.damaged
                 total.changed += r.changed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
 
 def human_bytes(n: float) -> str:
@@ -23,13 +24,17 @@ class Progress:
         self._start = time.monotonic()
         self._shown = False
 
-    def show(self, text: str) -> None:
+    def show(self, text: str | Callable[[], str]) -> None:
+        """`text` may be a function, called only when the line is redrawn: jobs report
+        progress per file, and formatting a line for every one of a million files costs."""
         if not self.enabled:
             return
         now = time.monotonic()
         if now - self._last < 0.2:
             return
         self._last = now
+        if callable(text):
+            text = text()
         sys.stderr.write(f"\r\x1b[K[{now - self._start:6.1f}s] {text}")
         sys.stderr.flush()
         self._shown = True

@@ -27,6 +27,7 @@ from pyfastcdc import FastCDC
 
 from reliad.jobs.packer import FramePipeline, chunk_hash
 from reliad.repository.manifest import Entry, ManifestWriter, entry_depends, sort_key
+from reliad.repository.tarheader import header as tar_header
 from reliad.sources.base import SourceItem
 
 SEGMENT = 1 << 20  # raw bytes gathered into one frame from small chunks
@@ -108,31 +109,24 @@ class Archiver:
     # -- frames ---------------------------------------------------------------------------
     def _flush_segment(self) -> None:
         if self._seg:
-            self.pipeline.submit(bytes(self._seg), self._seg_chunks)
+            self.pipeline.submit(self._seg, self._seg_chunks)  # handed over, never touched again here
             self._seg = bytearray()
             self._seg_chunks = []
 
     def _tar(self, entry: Entry, size: int = 0) -> None:
         if not self.tar_mode:
             return
-        ti = tarfile.TarInfo(os.fsdecode(entry.path))
-        ti.type = TAR_TYPES[entry.type]
-        ti.mode = entry.mode
-        ti.uid, ti.gid = entry.uid, entry.gid
-        ti.mtime = entry.mtime_ns // 1_000_000_000
-        ti.size = size if entry.type == "file" else 0
-        if entry.target is not None:
-            ti.linkname = os.fsdecode(entry.target)
-        if entry.type in ("chardev", "blockdev"):
-            ti.devmajor, ti.devminor = os.major(entry.rdev), os.minor(entry.rdev)
-        self._seg += ti.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+        dev = (os.major(entry.rdev), os.minor(entry.rdev)) if entry.type in ("chardev", "blockdev") else (0, 0)
+        self._seg += tar_header(entry.path, TAR_TYPES[entry.type], entry.mode, entry.uid, entry.gid,
+                                size if entry.type == "file" else 0, entry.mtime_ns // 1_000_000_000,
+                                entry.target or b"", *dev)
 
     def _store_chunk(self, data: bytes | memoryview, known: tuple[int, str] | None = None) -> list[Any]:
         crc, h = known if known else (None, None)
         if len(data) >= DIRECT:
             self._flush_segment()
             chunk = [None, None, None, None, 0, len(data), crc, h]
-            self.pipeline.submit(bytes(data), [chunk])
+            self.pipeline.submit(data, [chunk])
         else:
             chunk = [None, None, None, None, len(self._seg), len(data), crc, h]
             self._seg += data
@@ -219,14 +213,13 @@ class Archiver:
         failed half-way raises here instead of being recorded as good.
         """
         assert item.open is not None
-        shown = "/" + os.fsdecode(item.path)
         try:
             fd = item.open()
         except FileNotFoundError:
-            self.stats.vanished.append(shown)
+            self.stats.vanished.append("/" + os.fsdecode(item.path))
             return False
         except OSError as e:
-            self.stats.unreadable.append(f"{shown}: {e.strerror}")
+            self.stats.unreadable.append(f"/{os.fsdecode(item.path)}: {e.strerror}")
             return False
         try:
             st0 = os.fstat(fd)
@@ -241,9 +234,15 @@ class Archiver:
                 self._tar(entry, limit)
                 total = 0
                 sparse = stat.S_ISREG(st0.st_mode) and st0.st_blocks * 512 < st0.st_size
-                for piece in self._pieces(fd, limit, sparse):
-                    total += len(piece)
-                    self._keep(piece, entry, ref_chunks)
+                if limit < self.min_chunk and not sparse:  # most files: one read, one chunk
+                    piece = _read_upto(fd, limit)
+                    total = len(piece)
+                    if piece:
+                        self._keep(piece, entry, ref_chunks)
+                else:
+                    for piece in self._pieces(fd, limit, sparse):
+                        total += len(piece)
+                        self._keep(piece, entry, ref_chunks)
             st1 = os.fstat(fd)
         finally:
             os.close(fd)
@@ -308,27 +307,36 @@ class Archiver:
         self._tar(part, size)
 
     def _pieces(self, fd: int, limit: int | None, sparse: bool = False) -> Iterator[bytes | memoryview]:
-        """Content-defined chunks of at most `limit` bytes read from `fd` (to EOF when None)."""
-        read = _read_sparse if sparse else _read_upto
+        """Content-defined chunks of at most `limit` bytes read from `fd` (to EOF when None).
+
+        Large content is read in READ_BLOCK pieces straight into a fresh buffer (after the
+        carried-over start of the last, unfinished chunk) and the chunks are views of it:
+        the bytes are copied once, by the kernel, however many consumers look at them.
+        """
         if limit is not None and limit < self.min_chunk:
-            data = read(fd, limit)
+            if sparse:
+                small = bytearray(limit)
+                data: bytes | memoryview = memoryview(small)[:_read_into(fd, memoryview(small), True)]
+            else:
+                data = _read_upto(fd, limit)
             if data:
                 yield data
             return
-        carry = b""
+        carry: memoryview | bytes = b""
         remaining = limit
         while True:
-            block = read(fd, READ_BLOCK if remaining is None else min(READ_BLOCK, remaining))
+            want = READ_BLOCK if remaining is None else min(READ_BLOCK, remaining)
+            buf = bytearray(len(carry) + want)
+            buf[:len(carry)] = carry
+            got = _read_into(fd, memoryview(buf)[len(carry):], sparse)
             if remaining is not None:
-                remaining -= len(block)
-            eof = not block or remaining == 0
-            buf = carry + block if carry else block
-            if not buf:
+                remaining -= got
+            eof = got < want or remaining == 0
+            if not got and not carry:
                 return
-            cuts = list(self.cdc.cut_buf(buf))
+            cuts = list(self.cdc.cut_buf(memoryview(buf)[:len(carry) + got]))
             if not eof:
-                last = cuts.pop()
-                carry = bytes(last.data)
+                carry = cuts.pop().data
             for c in cuts:
                 yield c.data
             if eof:
@@ -346,39 +354,46 @@ def _content_size(fd: int, st: os.stat_result) -> int | None:
     return None
 
 
-def _read_sparse(fd: int, n: int) -> bytes:
-    """Like `_read_upto` for a file with holes: a hole's zeros are made, not read, so a
-    mostly empty disk image does not cost a read of its full size."""
-    if n <= 0:
-        return b""
-    pos = os.lseek(fd, 0, os.SEEK_CUR)
-    try:
-        data = os.lseek(fd, pos, os.SEEK_DATA)
-    except OSError as e:
-        if e.errno != errno.ENXIO:
-            raise
-        n = min(n, max(0, os.fstat(fd).st_size - pos))  # nothing but hole up to the end
-        data = pos + n
-    if data >= pos + n:
-        os.lseek(fd, pos + n, os.SEEK_SET)
-        return bytes(n)
-    if data > pos:
-        os.lseek(fd, data, os.SEEK_SET)
-        return bytes(data - pos) + _read_upto(fd, n - (data - pos))
-    return _read_upto(fd, n)
-
-
 def _read_upto(fd: int, n: int) -> bytes:
     """Read up to n bytes (fewer only at end of file)."""
     if n <= 0:
         return b""
-    buf = bytearray(n)
-    view = memoryview(buf)
-    got = 0
+    data = os.read(fd, n)
+    if len(data) == n or not data:
+        return data
+    parts = [data]
+    got = len(data)
+    while got < n:
+        more = os.read(fd, n - got)
+        if not more:
+            break
+        parts.append(more)
+        got += len(more)
+    return b"".join(parts)
+
+
+def _read_into(fd: int, view: memoryview, sparse: bool = False) -> int:
+    """Fill `view` (a fresh, zeroed buffer) from `fd`; fewer bytes only at end of file.
+    For a file with holes, a hole is skipped rather than read: the buffer is zeros already."""
+    n, got = len(view), 0
+    if sparse and n:
+        pos = os.lseek(fd, 0, os.SEEK_CUR)
+        try:
+            data = os.lseek(fd, pos, os.SEEK_DATA)
+        except OSError as e:
+            if e.errno != errno.ENXIO:
+                raise
+            n = min(n, max(0, os.fstat(fd).st_size - pos))  # nothing but hole up to the end
+            data = pos + n
+        if data >= pos + n:
+            os.lseek(fd, pos + n, os.SEEK_SET)
+            return n
+        if data > pos:
+            os.lseek(fd, data, os.SEEK_SET)
+            got = data - pos
     while got < n:
         k = os.readv(fd, [view[got:]])
         if k == 0:
             break
         got += k
-    del view
-    return bytes(buf[:got]) if got < n else bytes(buf)
+    return got

@@ -30,6 +30,10 @@ class PackWriter:
     With a cipher, each compressed frame is sealed here, where its pack and offset (which the
     encryption binds it to) are known; AES-GCM holds the GIL anyway, so a worker thread would
     not make it faster.
+
+    A full pack is committed (fsync and rename locally, the upload on S3) in a background
+    thread while the next one fills, so the disk or the network works while the cores
+    compress; `close` waits for every commit and raises the first failure.
     """
 
     def __init__(self, storage: Storage, backup_id: str, pack_size: int, cipher: Cipher | None = None) -> None:
@@ -43,6 +47,8 @@ class PackWriter:
         self._pos = 0
         self._crc = 0
         self.bytes_written = 0
+        self._committer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reliad-commit")
+        self._commits: list[tuple[Future[None], Any]] = []  # oldest first
 
     def write(self, compressed: bytes, crc: int) -> tuple[str, int, int, int]:
         """Store one frame; returns (pack, offset, stored length, CRC32C of the stored bytes)."""
@@ -62,26 +68,40 @@ class PackWriter:
         return pack, off, len(stored), crc
 
     def _roll(self) -> None:
-        self.close()
+        self._commit_current()
         name = f"{self.backup_id}/{len(self.packs) + 1:06d}"
         self.packs.append(name)
         self._out = self.storage.open_write(pack_object(name))
         self._pos = 0
         self._crc = 0
 
-    def close(self) -> None:
-        """Flush and commit the current pack (fsync and rename for local storage)."""
+    def _commit_current(self) -> None:
         if self._out is not None:
-            self._out.close()
+            self._commits.append((self._committer.submit(self._out.close), self._out))
             self._out = None
             self.sums[self.packs[-1]] = {"size": self._pos, "crc32c": self._crc}
+            while self._commits and self._commits[0][0].done():
+                self._commits[0][0].result()  # a failed commit fails the backup as soon as it is seen
+                self._commits.pop(0)
+
+    def close(self) -> None:
+        """Commit the current pack and wait until every pack is committed."""
+        self._commit_current()
+        while self._commits:
+            self._commits[0][0].result()
+            self._commits.pop(0)
+        self._committer.shutdown(wait=True)
 
     def abort(self) -> None:
-        if self._out is not None:
-            abort = getattr(self._out, "abort", None)
-            if abort:
-                abort()
-            self._out = None
+        """Drop the pack being written and any not yet committed (prune removes the rest)."""
+        for fut, out in [*self._commits, (None, self._out)]:
+            if out is not None and (fut is None or fut.cancel()):
+                abort = getattr(out, "abort", None)
+                if abort:
+                    abort()
+        self._out = None
+        self._commits.clear()
+        self._committer.shutdown(wait=True)
 
 
 def chunk_hash(data: bytes | memoryview) -> str:
@@ -89,7 +109,7 @@ def chunk_hash(data: bytes | memoryview) -> str:
     return blake3.blake3(data).hexdigest(length=16)
 
 
-def _encode(raw: bytes, level: int, chunks: list[Chunk]) -> tuple[bytes, int]:
+def _encode(raw: bytes | bytearray | memoryview, level: int, chunks: list[Chunk]) -> tuple[bytes, int]:
     """Worker side: compress the frame, and checksum each chunk's raw slice unless the
     main thread already had to (to look for it in the reference backup)."""
     view = memoryview(raw)
@@ -119,7 +139,8 @@ class FramePipeline:
         self.inflight: deque[tuple[Future[tuple[bytes, int]], list[Chunk]]] = deque()
         self.max_inflight = 2 * n + 2
 
-    def submit(self, raw: bytes, chunks: list[Chunk]) -> None:
+    def submit(self, raw: bytes | bytearray | memoryview, chunks: list[Chunk]) -> None:
+        """Queue a frame; the caller must not change `raw` afterwards (it is not copied)."""
         self.inflight.append((self.pool.submit(_encode, raw, self.level, chunks), chunks))
         while len(self.inflight) > self.max_inflight:
             self._write_one()

@@ -21,6 +21,7 @@ from reliad.errors import DamageError, RepositoryError
 from reliad.repository import Repository, codec
 from reliad.repository.crypto import HEAD, check_envelopes, parse_head
 from reliad.repository.manifest import Entry
+from reliad.repository.prefetch import FrameStream
 from reliad.repository.repo import pack_object
 from reliad.sources.dump import VIRTUAL_ROOT
 from reliad.timeutil import iso, utcnow
@@ -86,10 +87,20 @@ class Verifier:
             self.repo.manifest_trailer(bid)
         header = self.repo.header(bid)
         own: dict[str, dict[str, int]] = header.get("pack_sums") or {}
-        for entry in self.repo.entries(bid):
-            self._entry(bid, entry)
-            if self.progress:
-                self.progress(self.report)
+        if mode == "crc":
+            stream = FrameStream(self.repo, self.repo.entries(bid), self._crc_plan)
+            try:
+                for entry, _ in stream:
+                    self._entry(bid, entry, stream)
+                    if self.progress:
+                        self.progress(self.report)
+            finally:
+                stream.close()
+        else:
+            for entry in self.repo.entries(bid):
+                self._entry(bid, entry)
+                if self.progress:
+                    self.progress(self.report)
         for pack, want in own.items():
             if pack in self._bad_packs:
                 continue
@@ -159,14 +170,14 @@ class Verifier:
                     self.progress(self.report)
         return self.report
 
-    def _entry(self, bid: str, entry: Entry) -> None:
+    def _entry(self, bid: str, entry: Entry, stream: FrameStream | None = None) -> None:
         if entry.type not in ("file", "hardlink"):
             return
         self.report.files += 1
         if self.report.mode == "fast":
             self._fast(bid, entry)
         elif self.report.mode == "crc" or entry.path.startswith(VIRTUAL_ROOT + b"/"):
-            self._crc(bid, entry)  # a dump or image has no live file to compare with
+            self._crc(bid, entry, stream)  # a dump or image has no live file to compare with
         else:
             self._byte(bid, entry)
 
@@ -179,7 +190,20 @@ class Verifier:
                 self.report.damage(bid, _shown(entry), str(e))
                 return
 
-    def _crc(self, bid: str, entry: Entry) -> None:
+    @staticmethod
+    def _slice_key(c: list[Any]) -> int:
+        return hash((c[0], c[1], c[4], c[5], c[6]))
+
+    def _crc_plan(self, entry: Entry) -> list[list[Any]]:
+        """The chunks `_crc` will read, for the stream to decode ahead: not those in a frame
+        known bad or a slice already proven good (an incremental's chunks mostly point into
+        frames its full backup's check has read)."""
+        if entry.type not in ("file", "hardlink"):
+            return []
+        return [c for c in entry.chunks
+                if (c[0], c[1]) not in self._bad_frames and self._slice_key(c) not in self._good_slices]
+
+    def _crc(self, bid: str, entry: Entry, stream: FrameStream | None) -> None:
         for c in entry.chunks:
             if c[0].startswith(bid + "/"):
                 self._covered.setdefault(c[0], {})[c[1]] = c[2]
@@ -188,11 +212,11 @@ class Verifier:
             if bad:
                 self.report.damage(bid, _shown(entry), bad)
                 return
-            slice_key = hash((c[0], c[1], c[4], c[5], c[6]))
+            slice_key = self._slice_key(c)
             if slice_key in self._good_slices:
                 continue
             try:
-                data = self.repo.chunk_data(c)
+                data = stream.data(c) if stream else self.repo.chunk_data(c)
             except DamageError as e:
                 if "content CRC32C" not in str(e):
                     self._bad_frames[key] = str(e)

@@ -39,6 +39,7 @@ from reliad.repository.crypto import Cipher
 MANIFEST_FORMAT = "reliad-manifest"
 MANIFEST_VERSION = 1
 _FRAME_RAW = 1 << 20
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per entry as json.dumps makes
 # Trailer: skippable frame magic 0x184D2A5E, frame size 12, CRC32C (u32 LE), length (u64 LE).
 TRAILER = struct.Struct("<IIIQ")
 TRAILER_MAGIC = 0x184D2A5E
@@ -154,7 +155,7 @@ class ManifestWriter:
         return self._cipher.seal_record(self._name, index, comp) if self._cipher else comp
 
     def add(self, entry: Entry) -> None:
-        self._buf.write(json.dumps(entry.to_json(), separators=(",", ":")).encode())
+        self._buf.write(_ENCODE(entry.to_json()).encode())
         self._buf.write(b"\n")
         self.count += 1
         if self._buf.tell() >= _FRAME_RAW:

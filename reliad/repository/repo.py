@@ -303,6 +303,17 @@ class Repository:
             raise DamageError(f"{name}: pack is truncated (frame at {offset} needs {length} bytes)")
         return data
 
+    def load_frame(self, pack: str, offset: int, length: int, crc: int) -> bytes:
+        """Read one frame, check it against its stored CRC32C and decompress it. Safe to
+        call from several threads at once (restore and verify decode ahead in a pool)."""
+        stored = self.read_stored(pack, offset, length)
+        where = f"{pack_object(pack)}@{offset}"
+        if crc32c.crc32c(stored) != crc:
+            raise DamageError(f"{where}: CRC32C mismatch in stored frame")
+        if self.encrypted:
+            stored = self.need_cipher().open_frame(pack, offset, stored, where)
+        return codec.decompress(stored, where)
+
     def frame(self, chunk: list[Any]) -> bytes:
         """The raw bytes of the frame a chunk lives in, checked against its stored CRC.
 
@@ -314,13 +325,7 @@ class Repository:
         if raw is not None:
             self._frames.move_to_end(key)
             return raw
-        stored = self.read_stored(pack, off, length)
-        where = f"{pack_object(pack)}@{off}"
-        if crc32c.crc32c(stored) != crc:
-            raise DamageError(f"{where}: CRC32C mismatch in stored frame")
-        if self.encrypted:
-            stored = self.need_cipher().open_frame(pack, off, stored, where)
-        raw = codec.decompress(stored, where)
+        raw = self.load_frame(pack, off, length, crc)
         self._frames[key] = raw
         if len(self._frames) > 8:
             self._frames.popitem(last=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,7 +76,25 @@ class LocalStorage:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.location = str(self.root)
-        self._fds: OrderedDict[str, int] = OrderedDict()
+        # Open packs for get_range, one cache per thread: restore and verify read from a
+        # pool of threads, and one thread must never close an fd another is reading from.
+        self._local = threading.local()
+        self._caches: list[tuple[threading.Thread, OrderedDict[str, int]]] = []
+        self._caches_lock = threading.Lock()
+
+    def _cache(self) -> OrderedDict[str, int]:
+        cache = getattr(self._local, "fds", None)
+        if cache is None:
+            cache = self._local.fds = OrderedDict()
+            with self._caches_lock:
+                for thread, fds in self._caches:
+                    if not thread.is_alive():  # a finished worker's handles
+                        for fd in fds.values():
+                            os.close(fd)
+                        fds.clear()
+                self._caches = [(t, f) for t, f in self._caches if t.is_alive()]
+                self._caches.append((threading.current_thread(), cache))
+        return cache
 
     def _path(self, name: str) -> Path:
         return self.root / name
@@ -98,14 +117,15 @@ class LocalStorage:
         return self._path(name).read_bytes()
 
     def _fd(self, name: str) -> int:
-        fd = self._fds.get(name)
+        fds = self._cache()
+        fd = fds.get(name)
         if fd is not None:
-            self._fds.move_to_end(name)
+            fds.move_to_end(name)
             return fd
-        fd = os.open(self._path(name), os.O_RDONLY)
-        self._fds[name] = fd
-        if len(self._fds) > _MAX_OPEN:
-            _, old = self._fds.popitem(last=False)
+        fd = os.open(self._path(name), os.O_RDONLY | os.O_CLOEXEC)
+        fds[name] = fd
+        if len(fds) > _MAX_OPEN:
+            _, old = fds.popitem(last=False)
             os.close(old)
         return fd
 
@@ -135,9 +155,11 @@ class LocalStorage:
         yield from found
 
     def delete(self, name: str) -> None:
-        fd = self._fds.pop(name, None)
-        if fd is not None:
-            os.close(fd)
+        with self._caches_lock:
+            for _, fds in self._caches:
+                fd = fds.pop(name, None)
+                if fd is not None:
+                    os.close(fd)
         with contextlib.suppress(FileNotFoundError):
             self._path(name).unlink()
         parent = self._path(name).parent
@@ -156,6 +178,8 @@ class LocalStorage:
                     yield Path(dirpath) / f
 
     def close(self) -> None:
-        for fd in self._fds.values():
-            os.close(fd)
-        self._fds.clear()
+        with self._caches_lock:
+            for _, fds in self._caches:
+                for fd in fds.values():
+                    os.close(fd)
+                fds.clear()
