@@ -314,11 +314,7 @@ class Archiver:
         the bytes are copied once, by the kernel, however many consumers look at them.
         """
         if limit is not None and limit < self.min_chunk:
-            if sparse:
-                small = bytearray(limit)
-                data: bytes | memoryview = memoryview(small)[:_read_into(fd, memoryview(small), True)]
-            else:
-                data = _read_upto(fd, limit)
+            data = (_read_sparse if sparse else _read_upto)(fd, limit)
             if data:
                 yield data
             return
@@ -370,6 +366,15 @@ def _read_upto(fd: int, n: int) -> bytes:
         parts.append(more)
         got += len(more)
     return b"".join(parts)
+
+
+def _read_sparse(fd: int, n: int) -> bytes:
+    """Like `_read_upto` for a file with holes: a hole's zeros are made, not read, so a
+    mostly empty disk image does not cost a read of its full size."""
+    buf = bytearray(max(n, 0))
+    got = _read_into(fd, memoryview(buf), sparse=True)
+    del buf[got:]
+    return bytes(buf)
 
 
 def _read_into(fd: int, view: memoryview, sparse: bool = False) -> int:
