@@ -132,13 +132,15 @@ class Catalog:
         self.db.execute(f"UPDATE backups SET {sets} WHERE id=? AND target=?",
                         (*fields.values(), id, target))
 
-    def record_skipped(self, *, id: str, target: str, policy: str, type: str, reason: str) -> None:
-        """A scheduled backup that did not run because a larger one covered it (R8)."""
+    def record_skipped(self, *, id: str, target: str, policy: str, type: str, reason: str,
+                       due: str | None = None) -> None:
+        """A scheduled backup that did not run because a larger one covered it (R8). It starts
+        at `due`, the slot it served, so that intervals keep counting from the schedule."""
         now = iso(utcnow())
         self.db.execute(
             "INSERT INTO backups (id, target, policy, type, requested_type, status, started_at, finished_at, "
             "duration_s, error, host, pid) VALUES (?,?,?,?,?,'skipped',?,?,0,?,?,?)",
-            (id, target, policy, type, type, now, now, reason, socket.gethostname(), os.getpid()))
+            (id, target, policy, type, type, due or now, now, reason, socket.gethostname(), os.getpid()))
 
     def last_served(self, policy: str, btype: str) -> str | None:
         """Start time of the newest slot of `btype` that was served: a backup asked for as that

@@ -19,7 +19,7 @@ def test_backups_on_schedule_status_and_notify(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "a.txt").write_text("one\n")
-    cfg = config(tmp_path, [src], 'full = "1h"\nincremental = "2s"\ndifferential = { every = "1h", '
+    cfg = config(tmp_path, [src], 'full = "6s"\nincremental = "2s"\ndifferential = { every = "1h", '
                  'start = "2099-01-01" }\nprune = "off"', '[daemon]\ncoalesce = "1s"\n')
     d = Daemon(tmp_path, cfg, watchdog_usec=1_000_000)
     try:
@@ -34,6 +34,11 @@ def test_backups_on_schedule_status_and_notify(tmp_path: Path) -> None:
                         _ok(tmp_path, "incremental"), proc=d)
         assert incs[0]["type"] == "incremental" and incs[0]["base"] == _ok(tmp_path, "full")[0]["id"]
         assert not [r for r in rows(tmp_path) if r["requested_type"] == "differential"]  # not started yet
+        # 6 s after the start the full and the third incremental fall due together: the full runs
+        wait_for("second full", lambda: len(_ok(tmp_path, "full")) >= 2, proc=d)
+        wait_for("second skip", lambda: len([r for r in rows(tmp_path) if r["status"] == "skipped"]) >= 2, proc=d)
+        skip2 = [r for r in rows(tmp_path) if r["status"] == "skipped"][1]
+        assert skip2["requested_type"] == "incremental" and "full backup" in skip2["error"]
         status = Reliad(cfg).json("status")
         assert status["service"]["running"] is True
         by_type = {j["type"]: j for j in status["jobs"]}

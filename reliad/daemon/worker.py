@@ -182,7 +182,7 @@ class RepoWorker:
                 return (f"the {larger} backup of the same policy that started at {iso(started)} fell due at the "
                         "same time and covers it")
             nxt = self.service.next_fire(req.policy, larger)
-            if nxt and 0 <= (nxt - req.due).total_seconds() <= window:
+            if nxt and abs((nxt - req.due).total_seconds()) <= window:
                 return f"a {larger} backup of the same policy is due at {iso(nxt)}, at the same time, and covers it"
         return None
 
@@ -201,7 +201,8 @@ class RepoWorker:
             bid = new_backup_id(started.strftime("%Y%m%dT%H%M%S.%fZ"))
             catalog = Catalog(config.state_dir)
             try:
-                catalog.record_skipped(id=bid, target=target, policy=req.policy, type=req.type, reason=reason)
+                catalog.record_skipped(id=bid, target=target, policy=req.policy, type=req.type, reason=reason,
+                                       due=iso(req.due))
             finally:
                 catalog.close()
             res.status, res.backup_id, res.error = "skipped", bid, reason

@@ -76,8 +76,8 @@ class _TargetPrune:
             self.report["locked"].append(name)
             log.info("event=prune_locked target=%s object=%s reason=%r", self.target.name, name, str(e))
             return False
-        except OSError as e:
-            self.report["errors"].append(f"{name}: {e.strerror or e}")
+        except (OSError, ReliadError) as e:  # one object failing does not stop the rest
+            self.report["errors"].append(f"{name}: {getattr(e, 'strerror', None) or e}")
             log.error("event=prune_delete_failed target=%s object=%s error=%r", self.target.name, name, str(e))
             return False
         self.report["bytes_freed"] += size
