@@ -122,6 +122,8 @@ def test_kill9_then_restart_catches_up_once(tmp_path: Path) -> None:
         wait_for("backup running", lambda: [r for r in rows(tmp_path) if r["status"] == "running"], proc=d)
         killed = next(r for r in rows(tmp_path) if r["requested_type"] == "full")
         wait_for("a whole pack", lambda: list((tmp_path / "repo").glob(f"data/{killed['id']}/*.pack")), proc=d)
+        jobs = {j["type"]: j for j in Reliad(cfg).json("status")["jobs"]}
+        assert jobs["full"]["running_since"] and not jobs["incremental"]["running_since"]
         d.proc.kill()
         d.proc.wait()
     finally:

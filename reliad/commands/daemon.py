@@ -68,6 +68,9 @@ def status_cmd(ctx: Context) -> int:
             if service is not None:
                 d["next_run"] = service.get("next_runs", {}).get(s.policy, {}).get(s.type)
                 d["next_run_from"] = "service"
+                d["running_since"] = next((w["running"]["since"] for w in service.get("workers", {}).values()
+                                           if w.get("running") and (w["running"]["policy"], w["running"]["type"])
+                                           == (s.policy, s.type)), None)
             else:
                 d["next_run"] = iso(now) if s.overdue else d["next_due"]
                 d["next_run_from"] = "schedule"
@@ -86,7 +89,9 @@ def status_cmd(ctx: Context) -> int:
                        f"{'RESULT':<8} NEXT RUN"]
         for d in rows:
             last = d["last_run"] or {}
-            if d["state"] == "ended":
+            if d.get("running_since"):
+                nxt = f"running now (since {d['running_since']})"
+            elif d["state"] == "ended":
                 nxt = "never (schedule ended)"
             elif d["state"] == "off":
                 nxt = "never (off)"

@@ -220,6 +220,10 @@ class RepoWorker:
             except ReliadError as e:
                 res.error = str(e)
                 log.error("event=job_failed policy=%s type=%s error=%r", req.policy, req.type, str(e))
+            except Exception as e:  # a bug or an unexpected OS error: record it, keep the service up
+                res.error = f"{type(e).__name__}: {e}"
+                log.error("event=job_failed policy=%s type=%s error=%r traceback=%r", req.policy, req.type,
+                          res.error, traceback.format_exc())
             if req.type in BACKUP_TYPES and res.status in ("failed", "cancelled"):
                 self._ensure_recorded(config, req, res, started)
         res.finished_at = iso(utcnow())
