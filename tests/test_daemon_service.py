@@ -155,3 +155,12 @@ def test_kill9_then_restart_catches_up_once(tmp_path: Path) -> None:
     listing = reliad.json("list")
     assert [b["id"] for b in listing if b["status"] == "ok"] == [fulls[0]["id"]]
     json.dumps(report)
+
+
+def test_run_refuses_an_invalid_configuration_at_start(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    cfg = config(tmp_path, [src], 'full = { every = "12h", end = "2020-01-01", start = "2021-01-01" }')
+    proc = Reliad(cfg).run("run", expect=2, timeout=60)
+    (line,) = proc.stderr.strip().splitlines()
+    assert str(cfg) in line and "policies.shop.schedule.full.end" in line and "must come after" in line
