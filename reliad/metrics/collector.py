@@ -94,17 +94,20 @@ class ReliadCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         config = self._config()
-        catalog = Catalog(config.state_dir)
         try:
-            yield from self._info(config)
-            yield from self._backups(config, catalog)
-            yield from self._schedules(config, catalog)
-            yield from self._verification(config, catalog)
-            yield from self._locks(config, catalog)
-            yield from self._replication(config, catalog)
-        finally:
-            catalog.close()
-        yield from self._repositories(config)
+            catalog = Catalog(config.state_dir)
+            try:
+                families = [*self._info(config), *self._backups(config, catalog), *self._schedules(config, catalog),
+                            *self._verification(config, catalog), *self._locks(config, catalog),
+                            *self._replication(config, catalog)]
+            finally:
+                catalog.close()
+            families += self._repositories(config)
+        except Exception as e:
+            # The scrape then fails (HTTP 500, `up` drops to 0 and ReliadDown fires); say why in one line.
+            log.error("event=metrics_collect_failed error=%r", str(e) or type(e).__name__)
+            raise
+        yield from families
 
     # ------------------------------------------------------------------ facts
     def _info(self, config: Config) -> Iterator[Metric]:
