@@ -209,3 +209,20 @@ def test_default_listener_is_loopback_on_the_documented_port(reliad: Reliad) -> 
     m = load_config(reliad.config).metrics
     assert (m.host, m.port, m.tls_cert_file, m.basic_auth_user) == ("127.0.0.1", DEFAULT_METRICS_PORT, None, None)
     assert DEFAULT_METRICS_PORT == 11090
+
+
+def test_intervals_follow_the_configured_schedules(tmp_path: Path, src: Path) -> None:
+    """Alerts compare age with the configured interval: an interval as written (plus its
+    jitter), the longest gap of a cron line (a weekday-only line leaves the weekend), nothing for
+    a type switched off, and schedules outside their dates are marked inactive."""
+    cfg = write_config(tmp_path / "reliad.toml", [str(src)], extra=(
+        '\n[policies.shop.schedule]\nincremental = { every = "30m", jitter = "5m" }\ndifferential = "off"\n'
+        'full = { cron = "0 3 * * 1-5", start = "2099-01-01", timezone = "UTC" }\n'))
+    data = Reliad(cfg).json("metrics")
+    got = {(d["name"], d["labels"].get("type")): d["value"] for d in data if d["labels"].get("policy") == "shop"}
+    assert got[("reliad_backup_interval_seconds", "incremental")] == 35 * 60
+    assert got[("reliad_backup_interval_seconds", "full")] == 72 * 3600
+    assert ("reliad_backup_interval_seconds", "differential") not in got
+    assert ("reliad_backup_age_seconds", "differential") not in got
+    assert got[("reliad_schedule_active", "incremental")] == 1
+    assert got[("reliad_schedule_active", "full")] == 0

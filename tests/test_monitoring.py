@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -122,30 +123,41 @@ class Prometheus:
         self.log.close()
 
 
-@pytest.fixture
-def service(reliad: Reliad, tmp_path: Path) -> Iterator[Any]:
-    """Starts the metrics endpoint for the configuration of `reliad`; yields its port."""
-    procs: list[subprocess.Popen] = []
+class ReliadService:
+    """`reliad run` as a real subprocess, serving /metrics on a port of the test's choosing."""
 
-    def start() -> int:
-        port = free_port()
+    def __init__(self, reliad: Reliad, tmp: Path) -> None:
+        self.port = free_port()
+        self.tmp = tmp
         cfg = reliad.config
-        cfg.write_text(cfg.read_text() + f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n')
-        code = ("import sys, time\n"
-                "from reliad.config import load_config\n"
-                "from reliad.metrics import build_registry\n"
-                "from reliad.metrics.server import MetricsServer\n"
-                "c = load_config(sys.argv[1])\n"
-                "MetricsServer(c.metrics, build_registry(lambda: c, process=True))\n"
-                "time.sleep(3600)\n")
-        procs.append(subprocess.Popen([sys.executable, "-c", code, str(cfg)],
-                                      env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}))
-        return port
+        cfg.write_text(cfg.read_text() + f'\n[metrics]\nlisten = "127.0.0.1:{self.port}"\n')
+        self.cmd = [sys.executable, "-m", "reliad", "run", "-c", str(cfg)]
+        self.proc: subprocess.Popen | None = None
+        self.runs = 0
 
-    yield start
-    for p in procs:
-        p.kill()
-        p.wait()
+    def start(self) -> None:
+        self.runs += 1
+        self.log = self.tmp / f"reliad-run-{self.runs}.log"
+        with open(self.log, "wb") as out:
+            self.proc = subprocess.Popen(self.cmd, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stdout=out,
+                                         stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                assert self.proc.wait(60) == 0, self.log.read_text()
+            finally:
+                if self.proc.poll() is None:
+                    self.proc.kill()
+                    self.proc.wait()
+
+
+@pytest.fixture
+def service(reliad: Reliad, tmp_path: Path) -> Iterator[ReliadService]:
+    svc = ReliadService(reliad, tmp_path)
+    yield svc
+    svc.stop()
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
@@ -163,30 +175,35 @@ def grafana_expand(expr: str) -> str:
     return re.sub(r"\$(instance|policy)\b", ".*", expr)
 
 
-# Series that need a part of reliad this test does not run yet: an offsite target (replication)
-# and, until `reliad run` serves the endpoint, the scheduler.
-MAY_BE_EMPTY = ("reliad_replication_", "reliad_scheduler_next_run")
+# Series that need a part of reliad this test does not set up: an offsite target (replication).
+MAY_BE_EMPTY = ("reliad_replication_",)
 
 
 def test_prometheus_scrapes_reliad_runs_the_dashboard_and_fires_alerts(
-        reliad: Reliad, src: Path, tmp_path: Path, service: Any) -> None:
+        reliad: Reliad, src: Path, tmp_path: Path, service: ReliadService) -> None:
+    """The new user's path: reliad runs as a service, Prometheus scrapes it with the shipped job
+    and rules, a backup is broken on purpose, the dashboard's "Last result" turns red and
+    ReliadBackupFailed fires; after a restart of the service the history is still there."""
     from reliad.repository.lock import writer_lock
 
     reliad.run("backup", "shop", "--type", "full")
-    reliad.run("verify", "--mode", "fast")
     with writer_lock(tmp_path / "repo", "test holds the lock"):
-        reliad.run("backup", "shop", "--lock-wait", "0.2", expect=1)
-    # Break the backup on purpose: the source directory disappears.
+        reliad.run("backup", "shop", "--type", "full", "--lock-wait", "0.2", expect=1)
+    reliad.run("backup", "shop", "--type", "full")
+    reliad.run("verify", "--mode", "fast")
+    # Break the backups on purpose: the source directory disappears. The service starts, finds
+    # the differential and incremental overdue (only fulls were taken), runs them, and they fail.
     src.rename(tmp_path / "src-moved-away")
-    reliad.run("backup", "shop", "--type", "incremental", expect=1)
-
-    port = service()
-    prom = Prometheus(tmp_path, port)
+    service.start()
+    prom = Prometheus(tmp_path, service.port)
     try:
-        prom.wait("reliad scraped", lambda: [r for r in prom.query('up{job="reliad"}') if r["value"][1] == "1"]
-                  and prom.query("reliad_backup_last_result"))
-        # Two scrapes at least, so that increase() has its two samples.
-        prom.wait("two scrapes", lambda: prom.query("count_over_time(reliad_build_info[1m]) >= 2"))
+        prom.wait("reliad scraped", lambda: [r for r in prom.query('up{job="reliad"}') if r["value"][1] == "1"])
+        failed = prom.wait("a failed scheduled backup",
+                           lambda: prom.query('reliad_backup_last_result{result="failed", type!="full"} == 1'))
+        broken = {r["metric"]["type"] for r in failed}
+        # Two scrapes at least after it, so that increase() has its two samples.
+        prom.wait("two scrapes", lambda: prom.query('count_over_time(reliad_backup_last_result{result="failed", '
+                                                    'type!="full"}[1m]) >= 2'))
 
         # The dashboard's variables resolve to the policy.
         for var in json.loads(DASHBOARD.read_text())["templating"]["list"][1:]:
@@ -203,21 +220,39 @@ def test_prometheus_scrapes_reliad_runs_the_dashboard_and_fires_alerts(
                 continue
             if "$policy" in expr:
                 assert {r["metric"].get("policy") for r in result} == {"shop"}, (title, expr, result)
+        next_runs = prom.query("reliad_scheduler_next_run_timestamp_seconds")
+        assert {r["metric"]["type"] for r in next_runs} == {"full", "differential", "incremental"}
 
-        # The "Last result" panel shows the broken incremental as failed (red) and the full as OK.
+        # The "Last result" panel shows the broken types as failed (red) and the full as OK.
         last = {r["metric"]["type"]: r["value"][1] for r in prom.query(grafana_expand(
             next(e for t, e in dashboard_queries() if t == "Last result")))}
-        assert last == {"full": "0", "incremental": "1"}
+        assert last["full"] == "0" and all(last[t] == "1" for t in broken), last
 
         # The failed backup fires its alert; the fresh full keeps the age alert quiet.
         def firing() -> list[dict[str, Any]]:
             return [a for a in prom.api("alerts")["alerts"] if a["state"] == "firing"]
 
-        alerts = prom.wait("ReliadBackupFailed firing", firing)
-        assert {(a["labels"]["alertname"], a["labels"]["policy"], a["labels"]["type"]) for a in alerts} == \
-            {("ReliadBackupFailed", "shop", "incremental")}
+        alerts = prom.wait("ReliadBackupFailed firing", lambda: {a["labels"]["type"] for a in firing()} >= broken
+                           and firing())
+        assert {a["labels"]["alertname"] for a in alerts} == {"ReliadBackupFailed"}
+        assert {(a["labels"]["policy"], a["labels"]["type"]) for a in alerts} == {("shop", t) for t in broken}
         assert "reliad list shop --json" in alerts[0]["annotations"]["description"]
-        pending = [a["labels"]["alertname"] for a in prom.api("alerts")["alerts"] if a["state"] == "pending"]
-        assert "ReliadBackupTooOld" not in pending and "ReliadDown" not in pending
+        assert not [a for a in prom.api("alerts")["alerts"] if a["labels"]["alertname"] == "ReliadBackupTooOld"]
+
+        # Restart: while the service is down the ReliadDown rule matches; once it is back, the
+        # last success and the last results come from the catalog, not from zero.
+        def full_success() -> float:
+            return float(prom.query('reliad_backup_last_success_timestamp_seconds{type="full"}')[0]["value"][1])
+
+        before = full_success()
+        service.stop()
+        prom.wait("ReliadDown pending", lambda: [a for a in prom.api("alerts")["alerts"]
+                                                 if a["labels"]["alertname"] == "ReliadDown"])
+        service.start()
+        prom.wait("reliad scraped again", lambda: [r for r in prom.query('up{job="reliad"}') if r["value"][1] == "1"])
+        assert full_success() == before
+        last = {r["metric"]["type"]: r["value"][1] for r in prom.query(
+            'reliad_backup_last_result{result="ok"}')}
+        assert last["full"] == "1" and all(last[t] == "0" for t in broken), last
     finally:
         prom.stop()

@@ -18,8 +18,10 @@ def run_cmd(ctx: Context) -> int:
     """Run the service: back up every policy on its schedules, prune, until SIGTERM.
 
     SIGHUP re-reads the configuration. Under systemd (Type=notify) it reports readiness,
-    status and watchdog pings; see systemd/reliad.service and docs/INSTALL.md.
+    status and watchdog pings; see systemd/reliad.service and docs/INSTALL.md. Prometheus
+    metrics are served on [metrics] listen (default 127.0.0.1:11090); see docs/MONITORING.md.
     """
+    import reliad.metrics.service  # noqa: F401 - registers the /metrics endpoint as a service extension
     from reliad.daemon.service import run_service
 
     setup_logging(ctx.verbose, daemon=True)

@@ -9,6 +9,8 @@ number of series stays bounded however long reliad runs.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import logging
 import math
 import os
@@ -16,7 +18,6 @@ import platform
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,14 +33,13 @@ from prometheus_client.registry import Collector
 from reliad import __version__
 from reliad.catalog import Catalog
 from reliad.config import Config, PolicyConfig
+from reliad.schedule import Schedule, cron_trigger
 from reliad.timeutil import parse_iso
 
 log = logging.getLogger(__name__)
 
 BACKUP_TYPES = ("full", "differential", "incremental")
 RESULTS = ("ok", "partial", "failed")
-# The standard's schedule (R8); a policy's own [schedule] overrides it.
-DEFAULT_INTERVALS = {"incremental": 2 * 3600.0, "full": 12 * 3600.0, "differential": 7 * 86400.0}
 # Which successful backups renew the recovery point a type's schedule promises: a full
 # captures everything, so it also renews the differential and incremental clocks.
 COVERED_BY = {"full": ("full",), "differential": ("full", "differential"),
@@ -56,9 +56,38 @@ class ScheduleFacts:
     active: bool = True
 
 
-def schedule_facts(policy: PolicyConfig) -> dict[str, ScheduleFacts]:
-    """The configured interval of each scheduled backup type of a policy."""
-    return {t: ScheduleFacts(DEFAULT_INTERVALS[t]) for t in BACKUP_TYPES}
+@functools.lru_cache(maxsize=256)
+def cron_interval(expr: str, timezone: str | None) -> float:
+    """The longest gap between two runs of a cron schedule over the coming five weeks (a
+    weekday-only or monthly line has gaps longer than its usual one; alerts must allow for them)."""
+    sched = Schedule("cron", cron=expr, timezone=timezone)
+    trigger = cron_trigger(expr, sched.tz())
+    now = dt.datetime.now(dt.UTC)
+    horizon = now + dt.timedelta(days=35)
+    prev = trigger.get_next_fire_time(None, now)
+    longest = 0.0
+    for _ in range(5000):  # a minutely line would otherwise take 50,000 steps
+        if prev is None or prev >= horizon:
+            break
+        nxt = trigger.get_next_fire_time(prev, prev + dt.timedelta(seconds=1))
+        if nxt is None:
+            break
+        longest = max(longest, (nxt - prev).total_seconds())
+        prev = nxt
+    return longest or 35 * 86400.0
+
+
+def schedule_facts(policy: PolicyConfig, now: dt.datetime) -> dict[str, ScheduleFacts]:
+    """The interval (plus jitter: the longest the schedule may leave between two runs) and the
+    date window of each scheduled backup type of a policy; types switched off are left out."""
+    out = {}
+    for btype in BACKUP_TYPES:
+        s = policy.schedules.get(btype)
+        if s is None or not s.enabled:
+            continue
+        interval = s.every if s.every is not None else cron_interval(s.cron, s.timezone)
+        out[btype] = ScheduleFacts(interval + s.jitter, s.state(now) == "active")
+    return out
 
 
 def _ts(text: str | None) -> float | None:
@@ -83,7 +112,7 @@ class ReliadCollector(Collector):
     `next_runs` is given by the service's scheduler (absent for a one-shot `reliad metrics`)."""
 
     def __init__(self, config: Callable[[], Config],
-                 next_runs: Callable[[], dict[tuple[str, str], datetime | None]] | None = None) -> None:
+                 next_runs: Callable[[], dict[tuple[str, str], dt.datetime | None]] | None = None) -> None:
         self._config = config
         self._next_runs = next_runs
         self._repo_sizes: dict[str, tuple[float, int]] = {}
@@ -233,7 +262,7 @@ class ReliadCollector(Collector):
                 newest[(r["policy"], r["type"])] = _ts(r["f"]) or 0.0
         now = time.time()
         for p in config.policies.values():
-            for btype, facts in schedule_facts(p).items():
+            for btype, facts in schedule_facts(p, dt.datetime.now(dt.UTC)).items():
                 interval.add_metric([p.name, btype], facts.interval_s)
                 active.add_metric([p.name, btype], 1.0 if facts.active else 0.0)
                 done = [newest[(p.name, t)] for t in COVERED_BY[btype] if (p.name, t) in newest]
