@@ -201,6 +201,10 @@ def test_prometheus_scrapes_reliad_runs_the_dashboard_and_fires_alerts(
         failed = prom.wait("a failed scheduled backup",
                            lambda: prom.query('reliad_backup_last_result{result="failed", type!="full"} == 1'))
         broken = {r["metric"]["type"] for r in failed}
+        # What the service serves passes promtool's lint (names, units, types, help).
+        scrape = urllib.request.urlopen(f"http://127.0.0.1:{service.port}/metrics", timeout=10).read()
+        lint = subprocess.run([need_program("promtool"), "check", "metrics"], input=scrape, capture_output=True)
+        assert lint.returncode == 0 and b"reliad_backup_last_result" in scrape, lint.stdout + lint.stderr
         # Two scrapes at least after it, so that increase() has its two samples.
         prom.wait("two scrapes", lambda: prom.query('count_over_time(reliad_backup_last_result{result="failed", '
                                                     'type!="full"}[1m]) >= 2'))
