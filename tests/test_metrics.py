@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import math
 import os
+import socket
 import ssl
 import subprocess
 import sys
@@ -226,3 +227,49 @@ def test_intervals_follow_the_configured_schedules(tmp_path: Path, src: Path) ->
     assert ("reliad_backup_age_seconds", "differential") not in got
     assert got[("reliad_schedule_active", "incremental")] == 1
     assert got[("reliad_schedule_active", "full")] == 0
+
+
+def test_service_endpoint_survives_a_busy_port_and_moves_on_reload(reliad: Reliad, tmp_path: Path) -> None:
+    """`reliad run` keeps running (backups matter more than their metrics) when its metrics port
+    is taken, says so in one log line, and serves on the new address after SIGHUP."""
+    import signal
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    new_port = free.getsockname()[1]
+    free.close()
+    off = '\n[policies.shop.schedule]\nfull = "off"\ndifferential = "off"\nincremental = "off"\n'
+    base = reliad.config.read_text() + off
+    reliad.config.write_text(base + f'\n[metrics]\nlisten = "127.0.0.1:{busy.getsockname()[1]}"\n')
+    log = tmp_path / "run.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "reliad", "run", "-c", str(reliad.config)],
+                                env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while "event=metrics_failed" not in log.read_text():
+            assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        assert "cannot listen there" in log.read_text()
+        reliad.config.write_text(base + f'\n[metrics]\nlisten = "127.0.0.1:{new_port}"\n')
+        proc.send_signal(signal.SIGHUP)
+        while True:
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{new_port}/metrics", timeout=5).read().decode()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        # All three types are off: no interval promised, so no age alert possible.
+        assert "reliad_backup_interval_seconds{" not in body
+        assert "reliad_build_info" in body and "process_start_time_seconds" in body
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0, log.read_text()
+    finally:
+        busy.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
