@@ -8,10 +8,10 @@ Per target of the chosen policies:
 3. delete the manifests of expired backups FIRST: a reader never sees a backup whose packs
    are gone, and a prune cut off half way leaves at most unreferenced packs;
 4. then delete each `data/<id>/` whose backup no remaining manifest is or depends on: packs of
-   expired backups and of interrupted runs. On a local target this happens under the writer
-   lock, so a backup being written is never mistaken for a leftover, and `.tmp-*` files of
-   dead writers go too. A target without a writer lock (object stores) only loses leftovers
-   older than ORPHAN_MIN_AGE, which no live writer or replication can still be filling.
+   expired backups and of interrupted runs. This happens under the target's writer lock (the
+   repository's own for a local target, the replication lock for offsite ones), so a backup or
+   copy being written is never mistaken for a leftover, and `.tmp-*` files of dead writers go
+   too. Without the lock, only leftovers older than ORPHAN_MIN_AGE are removed.
 Objects the store refuses to delete because they are locked (S3 Object Lock) are skipped and
 kept, and everything they need is kept with them, until a later prune after their date.
 It is written against the Storage protocol only, so it works on any target type.
@@ -94,11 +94,11 @@ def _data_dirs(storage: Storage) -> dict[str, list[tuple[str, int]]]:
 
 
 def prune_target(config: Config, target: TargetConfig, policies: list[str], dry_run: bool,
-                 now: dt.datetime) -> dict[str, Any]:
+                 now: dt.datetime, locked: bool) -> dict[str, Any]:
     if storage_for(target).stat("config") is None:
         return {"target": target.name, "skipped": "no repository there yet", "errors": [], "deleted_ids": []}
     repo = open_repository(config, target)
-    job = _TargetPrune(target, repo.storage, dry_run, isinstance(repo.storage, LocalStorage))
+    job = _TargetPrune(target, repo.storage, dry_run, locked)
     rep = job.report
     headers: dict[str, dict[str, Any]] = {}
     unreadable: list[str] = []
@@ -152,8 +152,7 @@ def prune_target(config: Config, target: TargetConfig, policies: list[str], dry_
             for name, size in objects:
                 if job.delete(name, size):
                     rep["packs_deleted"] += 1
-    if job.has_lock:
-        assert isinstance(repo.storage, LocalStorage)
+    if job.has_lock and isinstance(repo.storage, LocalStorage):
         for path in repo.storage.stale_temporaries():
             with contextlib.suppress(OSError):
                 size = path.stat().st_size
@@ -183,12 +182,19 @@ def _closure(headers: dict[str, dict[str, Any]], roots: set[str]) -> set[str]:
 
 
 @contextlib.contextmanager
-def _target_lock(target: TargetConfig, lock_wait: float) -> Iterator[None]:
-    if target.type == "local" and target.path is not None and target.path.exists():
-        with writer_lock(target.path, "prune", lock_wait):
-            yield
+def _target_lock(config: Config, target: TargetConfig, lock_wait: float) -> Iterator[bool]:
+    """Exclude every other writer of the target while pruning; yields whether that is so.
+    A local repository has its own writer lock (backups take it). Offsite targets are written
+    only by replication, which takes a lock per target in the state directory: the same one."""
+    if target.type == "local":
+        if target.path is None or not target.path.exists():
+            yield False
+            return
+        lock_dir = target.path
     else:
-        yield
+        lock_dir = config.state_dir / "replication" / target.name
+    with writer_lock(lock_dir, "prune", lock_wait):
+        yield True
 
 
 def run_prune(config: Config, policies: list[str] | None = None, *, dry_run: bool = False,
@@ -212,8 +218,8 @@ def run_prune(config: Config, policies: list[str] | None = None, *, dry_run: boo
         for tname, pols in targets.items():
             target = config.targets[tname]
             try:
-                with _target_lock(target, lock_wait):
-                    rep = prune_target(config, target, pols, dry_run, now)
+                with _target_lock(config, target, lock_wait) as locked:
+                    rep = prune_target(config, target, pols, dry_run, now, locked)
             except ConfigError as e:  # e.g. a target type this build cannot open
                 reports.append({"target": tname, "skipped": str(e), "errors": []})
                 continue
