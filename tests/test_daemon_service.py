@@ -11,8 +11,10 @@ from conftest import Reliad
 from daemon_support import Daemon, config, rows, slow_tree, wait_for
 
 
-def _ok(tmp: Path, btype: str | None = None) -> list[dict]:
-    return [r for r in rows(tmp) if r["status"] == "ok" and (btype is None or r["requested_type"] == btype)]
+def _ok(tmp: Path, btype: str | None = None, pruned: bool = False) -> list[dict]:
+    """Successful backups (with `pruned`: also those prune has removed since)."""
+    ok = ("ok", "pruned") if pruned else ("ok",)
+    return [r for r in rows(tmp) if r["status"] in ok and (btype is None or r["requested_type"] == btype)]
 
 
 def test_backups_on_schedule_status_and_notify(tmp_path: Path) -> None:
@@ -20,33 +22,38 @@ def test_backups_on_schedule_status_and_notify(tmp_path: Path) -> None:
     src.mkdir()
     (src / "a.txt").write_text("one\n")
     cfg = config(tmp_path, [src], 'full = "6s"\nincremental = "2s"\ndifferential = { every = "1h", '
-                 'start = "2099-01-01" }\nprune = "off"', '[daemon]\ncoalesce = "1s"\n')
+                 'start = "2099-01-01" }\nprune = "3s"', '[policies.shop.retention]\nkeep_last = 1\n\n'
+                 '[daemon]\ncoalesce = "1s"\n')
     d = Daemon(tmp_path, cfg, watchdog_usec=1_000_000)
     try:
         # catch-up at start: the full runs; the incremental due with it is skipped, with the reason
-        wait_for("first full", lambda: _ok(tmp_path, "full"), proc=d)
+        first_full = wait_for("first full", lambda: _ok(tmp_path, "full"), proc=d)[0]["id"]
         wait_for("skipped incremental", lambda: [r for r in rows(tmp_path) if r["status"] == "skipped"], proc=d)
         skipped = [r for r in rows(tmp_path) if r["status"] == "skipped"]
         assert skipped[0]["requested_type"] == "incremental" and "full" in skipped[0]["error"]
         (src / "b.txt").write_text("two\n")
         # then incrementals every 2 s, each building on the previous backup
-        incs = wait_for("two incrementals", lambda: len(_ok(tmp_path, "incremental")) >= 2 and
-                        _ok(tmp_path, "incremental"), proc=d)
-        assert incs[0]["type"] == "incremental" and incs[0]["base"] == _ok(tmp_path, "full")[0]["id"]
+        incs = wait_for("two incrementals", lambda: len(_ok(tmp_path, "incremental", True)) >= 2 and
+                        _ok(tmp_path, "incremental", True), proc=d)
+        assert incs[0]["type"] == "incremental" and incs[0]["base"] == first_full
         assert not [r for r in rows(tmp_path) if r["requested_type"] == "differential"]  # not started yet
         # 6 s after the start the full and the third incremental fall due together: the full runs
-        wait_for("second full", lambda: len(_ok(tmp_path, "full")) >= 2, proc=d)
+        wait_for("second full", lambda: len(_ok(tmp_path, "full", True)) >= 2, proc=d)
         wait_for("second skip", lambda: len([r for r in rows(tmp_path) if r["status"] == "skipped"]) >= 2, proc=d)
         skip2 = [r for r in rows(tmp_path) if r["status"] == "skipped"][1]
         assert skip2["requested_type"] == "incremental" and "full backup" in skip2["error"]
+        # the service prunes on its own: once the second full exists, the first one expires
+        wait_for("first full pruned", lambda: any(r["id"] == first_full and r["status"] == "pruned"
+                                                  for r in rows(tmp_path)), proc=d)
+        assert not (tmp_path / "repo" / "manifests" / first_full).exists()
         status = Reliad(cfg).json("status")
         assert status["service"]["running"] is True
         by_type = {j["type"]: j for j in status["jobs"]}
         assert by_type["incremental"]["active"] and by_type["incremental"]["next_run"]
-        assert by_type["incremental"]["last_run"]["status"] in ("ok", "skipped")
-        assert by_type["full"]["last_run"]["status"] == "ok"
+        assert by_type["incremental"]["last_run"]["status"] in ("ok", "skipped", "pruned", "running")
+        assert by_type["full"]["last_run"]["status"] in ("ok", "running")
         assert by_type["differential"]["state"] == "not started" and not by_type["differential"]["active"]
-        assert by_type["prune"]["state"] == "off"
+        assert by_type["prune"]["active"] and by_type["prune"]["last_run"]["status"] in ("ok", "running")
         text = Reliad(cfg).run("status").stdout
         assert "not started" in text and "running (pid" in text
         wait_for("watchdog pings", lambda: d.notified("WATCHDOG=1"), proc=d)
