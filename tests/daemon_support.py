@@ -39,7 +39,9 @@ def config(tmp: Path, sources: list[Path], schedule: str, extra: str = "", level
     path.write_text(
         f'state_dir = "state"\n\n[targets.local]\ntype = "local"\npath = "repo"\npack_size_mib = 1\n\n'
         f"[policies.shop]\nsources = [{{ type = \"files\", paths = {json.dumps([str(s) for s in sources])} }}]\n"
-        f'targets = ["local"]\ncompression_level = {level}\n\n[policies.shop.schedule]\n{schedule}\n{extra}')
+        f'targets = ["local"]\ncompression_level = {level}\n\n[policies.shop.schedule]\n{schedule}\n{extra}'
+        # the default metrics port is one per host; these services need none
+        '\n[metrics]\nenabled = false\n')
     return path
 
 
