@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from reliad import __version__
-from reliad.config import CONTENT_CLASSES, Config, class_coverage, default_config_path, load_config, resolve_path
+from reliad.config import CONTENT_CLASSES, Config, class_coverage, default_config_path, load_config
 from reliad.errors import ReliadError
 from reliad.logsetup import setup_logging
 from reliad.progress import Progress, human_bytes
@@ -348,25 +348,29 @@ def check_config_cmd(ctx: Context, file: str | None, no_paths: bool) -> int:
     path exists. Each problem is one line naming the file and the key; exit 2 when any."""
     cfg = load_config(file or ctx.config_path)
     problems = []
+    warnings = []
     for p in cfg.policies.values():
         for i, s in enumerate(p.sources):
             where = f"policies.{p.name}.sources[{i}]"
             for path in s.paths if not no_paths else []:
-                if not os.path.lexists(path):
+                if os.path.lexists(path):
+                    continue
+                if s.type in ("sqlite", "image"):  # their single `path` key
+                    problems.append(f"{cfg.path}: {where}.path: {path} does not exist; give an existing "
+                                    f"{'database file' if s.type == 'sqlite' else 'device or image file'}")
+                else:
                     problems.append(f"{cfg.path}: {where}.paths: {path} does not exist; list existing files or "
                                     "directories (or pass --no-paths to check a file meant for another host)")
-            opt_path = s.options.get("path")
-            if s.type in ("sqlite", "image") and isinstance(opt_path, str) and not no_paths:
-                full = resolve_path(cfg.path, opt_path)
-                if not os.path.lexists(full):
-                    problems.append(f"{cfg.path}: {where}.path: {full} does not exist; give an existing "
-                                    f"{'database file' if s.type == 'sqlite' else 'device or image file'}")
-    warnings = []
+            pf = s.options.get("password_file")
+            if pf and os.path.exists(pf) and os.stat(pf).st_mode & 0o077:
+                warnings.append(f"policy {p.name!r}, source {s.name!r}: password_file {pf} can be read by other "
+                                "users; chmod 600 it")
     coverage = class_coverage(cfg)
-    for cls, holders in coverage.items():
-        if not holders:
-            warnings.append(f"no source carries content class {cls!r} (R9 asks for all of "
-                            f"{', '.join(CONTENT_CLASSES)}); add classes = [\"{cls}\"] to the source that holds it")
+    uncovered = [c for c, holders in coverage.items() if not holders]
+    if uncovered:
+        warnings.append(f"no source carries the content class{'es' if len(uncovered) > 1 else ''} "
+                        f"{', '.join(uncovered)} (R9 asks for all of {', '.join(CONTENT_CLASSES)}); "
+                        "add them to the classes of the sources that hold that content")
     schedules = {p.name: {t: sch.describe() for t, sch in p.schedules.items()} for p in cfg.policies.values()}
     retention = {p.name: p.retention.rules for p in cfg.policies.values()}
 
@@ -384,7 +388,8 @@ def check_config_cmd(ctx: Context, file: str | None, no_paths: bool) -> int:
         return "\n".join(lines)
 
     ctx.emit({"ok": not problems, "file": str(cfg.path), "policies": sorted(cfg.policies), "problems": problems,
-              "warnings": warnings, "classes": coverage, "schedules": schedules, "retention": retention}, text)
+              "warnings": warnings, "classes": coverage, "uncovered_classes": uncovered,
+              "schedules": schedules, "retention": retention}, text)
     return 2 if problems else 0
 
 

@@ -60,7 +60,8 @@ def test_content_classes_in_list_and_check_config(tmp_path, src):
     cfg.write_text(base % '"customers"')
     reliad = Reliad(cfg)
     out = reliad.json("check-config")
-    assert sorted(w.split("'")[1] for w in out["warnings"]) == ["business", "transactions"]
+    assert out["uncovered_classes"] == ["transactions", "business"]
+    assert [w for w in out["warnings"] if "transactions, business (R9" in w]
     assert out["classes"]["pages"] == ["shop/web"]
     reliad.json("backup", "shop", "--type", "full")
     assert reliad.json("list")[0]["classes"] == ["customers", "merchants", "pages"]

@@ -114,10 +114,12 @@ def test_password_file_and_wrong_password(tmp_path: Path) -> None:
             con.close()
             (tmp_path / "good.pass").write_text(password + "\n")
             (tmp_path / "bad.pass").write_text("wrong\n")
+            (tmp_path / "good.pass").chmod(0o644)
             base = (f'{{ type = "mariadb", name = "maria", host = "127.0.0.1", user = "{user}", '
                     f'databases = ["{db}"], password_file = "%s" }}')
             # "all" means every database the user can see: here only its own.
             good = db_config(tmp_path, [(base % "good.pass").replace(f'["{db}"]', '["all"]')])
+            assert any("good.pass can be read by other users" in w for w in good.json("check-config")["warnings"])
             full = good.json("backup", "shop", "--type", "full")
             listed = [e["path"] for e in good.json("ls", full["id"]) if e["type"] == "file"]
             assert listed == [f"/_reliad/maria/{db}.sql"]

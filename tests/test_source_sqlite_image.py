@@ -108,3 +108,32 @@ def test_sparse_read_gives_the_same_bytes_as_a_plain_read(tmp_path: Path) -> Non
     finally:
         os.close(fd)
     assert got == f.read_bytes()
+
+
+def test_block_device_is_read_in_full_every_time(tmp_path: Path) -> None:
+    losetup = need_program("losetup")
+    backing = tmp_path / "backing.img"
+    backing.write_bytes(os.urandom(3 << 20) + bytes(5 << 20))
+    attach = subprocess.run([losetup, "-f", "--show", str(backing)], capture_output=True, text=True, check=False)
+    if attach.returncode != 0:
+        import pytest
+
+        pytest.skip(f"cannot attach a loop device here: {attach.stderr.strip()}")
+    dev = attach.stdout.strip()
+    try:
+        reliad = db_config(tmp_path, [f'{{ type = "image", name = "disk", path = "{dev}", classes = ["business"] }}'])
+        full = reliad.json("backup", "shop", "--type", "full")
+        assert full["bytes_read"] == 8 << 20  # the device's capacity, though its st_size is 0
+        fd = os.open(dev, os.O_WRONLY)
+        try:
+            os.pwrite(fd, b"changed!" * 512, 6 << 20)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        inc = reliad.json("backup", "shop", "--type", "incremental")  # the device node's times did not change
+        out = tmp_path / "out"
+        reliad.run("restore", inc["id"], str(out))
+        with open(dev, "rb") as live:
+            assert (out / "_reliad" / "disk" / os.path.basename(dev)).read_bytes() == live.read()
+    finally:
+        subprocess.run([losetup, "-d", dev], check=False)

@@ -34,6 +34,8 @@ from reliad.sources.dump import (
 )
 
 PACKAGE = "postgresql-client"
+# A table locked exclusively (a migration, say) fails the dump after this, instead of hanging the backup.
+LOCK_WAIT = "5min"
 HEADER = 4096  # covers the custom format's header, whose creation time changes in every dump
 _KV_DBNAME = re.compile(r"(?:^|\s)dbname\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
 _LIST = ("SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")
@@ -126,7 +128,8 @@ def open_postgres(policy: PolicyConfig, src: SourceConfig, skip_dirs: list[objec
     vdir = virtual_dir(src.name)
     files = []
     for db in names:
-        cmd = [pg_dump, "--format=custom", "--compress=0", "--no-password", "-d", dsn_with_db(dsn, db)]
+        cmd = [pg_dump, "--format=custom", "--compress=0", "--no-password", f"--lock-wait-timeout={LOCK_WAIT}",
+               "-d", dsn_with_db(dsn, db)]
         dump = DumpProcess(f"{ctx}: pg_dump of database {db!r}", cmd, env)
         files.append(dump.item(vdir + b"/" + os.fsencode(virtual_name(db)) + b".dump", src.name, head=HEADER))
     if want_globals:
