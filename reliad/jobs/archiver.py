@@ -32,7 +32,7 @@ from reliad.sources.base import SourceItem
 
 SEGMENT = 1 << 20  # raw bytes gathered into one frame from small chunks
 DIRECT = 256 << 10  # chunks at least this large get a frame of their own
-READ_BLOCK = 8 << 20
+READ_BLOCK = 4 << 20  # at least the largest chunk; with the carry, buffers stay under 8 MiB
 TAR_TYPES = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
              "hardlink": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE, "chardev": tarfile.CHRTYPE,
              "blockdev": tarfile.BLKTYPE}
