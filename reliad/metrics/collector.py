@@ -338,7 +338,9 @@ class ReliadCollector(Collector):
         if has_table:
             for r in catalog.db.execute(
                     "SELECT b.policy, r.target, COUNT(*) AS n, SUM(b.bytes_stored) AS bytes, MIN(b.finished_at) AS oldest "
-                    "FROM replication r JOIN backups b ON b.id = r.backup_id AND b.status IN ('ok', 'partial') "
+                    "FROM replication r JOIN (SELECT id, policy, MAX(bytes_stored) AS bytes_stored, "
+                    "MIN(finished_at) AS finished_at FROM backups WHERE status IN ('ok', 'partial') GROUP BY id, policy) b "
+                    "ON b.id = r.backup_id "
                     "WHERE r.state = 'pending' GROUP BY b.policy, r.target"):
                 waiting[(r["policy"], r["target"])] = (r["n"], r["bytes"] or 0, _ts(r["oldest"]) or time.time())
         now = time.time()
