@@ -77,6 +77,17 @@ CREATE TABLE IF NOT EXISTS jobs (
     pid INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_kind ON jobs (kind, policy, started_at);
+CREATE TABLE IF NOT EXISTS replication (
+    backup_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    state TEXT NOT NULL,              -- pending | replicated
+    attempts INTEGER DEFAULT 0,
+    last_error TEXT,
+    last_attempt_at TEXT,
+    replicated_at TEXT,
+    bytes INTEGER DEFAULT 0,
+    PRIMARY KEY (backup_id, target)
+);
 """
 
 
@@ -207,6 +218,43 @@ class Catalog:
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+
+    # -- replication to offsite targets ---------------------------------------------
+    def replication_pending(self, backup_id: str, target: str, error: str | None = None) -> None:
+        """Record that a backup still has to reach `target` (with the last error, if any)."""
+        now = iso(utcnow())
+        self.db.execute(
+            "INSERT INTO replication (backup_id, target, state, attempts, last_error, last_attempt_at) "
+            "VALUES (?,?,'pending',?,?,?) ON CONFLICT (backup_id, target) DO UPDATE SET state='pending', "
+            "attempts=attempts+excluded.attempts, last_error=excluded.last_error, "
+            "last_attempt_at=COALESCE(excluded.last_attempt_at, last_attempt_at)",
+            (backup_id, target, 1 if error else 0, error, now if error else None))
+
+    def replication_done(self, backup_id: str, target: str, bytes_copied: int) -> None:
+        now = iso(utcnow())
+        self.db.execute(
+            "INSERT INTO replication (backup_id, target, state, attempts, last_attempt_at, replicated_at, bytes) "
+            "VALUES (?,?,'replicated',1,?,?,?) ON CONFLICT (backup_id, target) DO UPDATE SET state='replicated', "
+            "attempts=attempts+1, last_error=NULL, last_attempt_at=excluded.last_attempt_at, "
+            "replicated_at=COALESCE(replicated_at, excluded.replicated_at), bytes=bytes+excluded.bytes",
+            (backup_id, target, now, now, bytes_copied))
+
+    def replication(self, target: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
+        q, args = "SELECT * FROM replication WHERE 1=1", []
+        if target:
+            q += " AND target=?"
+            args.append(target)
+        if state:
+            q += " AND state=?"
+            args.append(state)
+        return [dict(r) for r in self.db.execute(q + " ORDER BY backup_id, target", args)]
+
+    def replication_states(self) -> dict[str, dict[str, str]]:
+        """{backup id: {offsite target: state}} for `list`."""
+        out: dict[str, dict[str, str]] = {}
+        for r in self.db.execute("SELECT backup_id, target, state FROM replication"):
+            out.setdefault(r["backup_id"], {})[r["target"]] = r["state"]
+        return out
 
     def backups(self, policy: str | None = None, target: str | None = None) -> list[dict[str, Any]]:
         q, args = "SELECT * FROM backups WHERE 1=1", []

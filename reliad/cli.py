@@ -121,16 +121,27 @@ def backup_cmd(ctx: Context, policy: str, btype: str, lock_wait: float) -> int:
 @click.option("--no-encryption", is_flag=True,
               help="Create a plain repository: readable by anyone who can read its files, restorable with "
               "zstd and tar alone (the same as encryption = false on the target).")
-def init_cmd(ctx: Context, target_name: str, no_encryption: bool) -> int:
-    """Create the repository of a target (a first backup also does this); encrypted unless told otherwise."""
+@click.option("--create-bucket", is_flag=True, help="For an S3 target: create the bucket when it does not exist.")
+def init_cmd(ctx: Context, target_name: str, no_encryption: bool, create_bucket: bool) -> int:
+    """Create the repository of a target (a first backup also does this); encrypted unless told otherwise.
+
+    An offsite target (s3, offline) receives a copy of the local repository that feeds it (same
+    id and keys), so that replication can fill it."""
+    from reliad.config import OFFSITE_TYPES
     from reliad.errors import RepositoryError
     from reliad.targets import create_repository, storage_for
 
     target = ctx.config.target(target_name)
-    storage = storage_for(target)
-    if storage.stat("config") is not None:
-        raise RepositoryError(f"target {target_name!r}: a repository already exists at {storage.location}")
-    repo, notes = create_repository(ctx.config, target, storage, encrypt=False if no_encryption else None)
+    notes: list[str] = []
+    if target.type in OFFSITE_TYPES:
+        from reliad.jobs.replicate import init_offsite
+
+        repo = init_offsite(ctx.config, target, create_bucket, encrypt=False if no_encryption else None)
+    else:
+        storage = storage_for(target)
+        if storage.stat("config") is not None:
+            raise RepositoryError(f"target {target_name!r}: a repository already exists at {storage.location}")
+        repo, notes = create_repository(ctx.config, target, storage, encrypt=False if no_encryption else None)
     if not ctx.as_json:
         for n in notes:
             click.echo(f"warning: {n}", err=True)
@@ -156,11 +167,12 @@ def list_cmd(ctx: Context, policy: str | None, target_name: str | None) -> int:
     catalog = Catalog(ctx.config.state_dir)
     try:
         rows = catalog.backups(policy, target_name)
+        replication = catalog.replication_states()
     finally:
         catalog.close()
     keys = ("id", "policy", "type", "base", "status", "target", "started_at", "finished_at", "files",
             "bytes_read", "bytes_stored", "duration_s", "classes", "depends_on", "error")
-    data = [{k: r[k] for k in keys} for r in rows]
+    data = [{**{k: r[k] for k in keys}, "replication": replication.get(r["id"], {})} for r in rows]
 
     def text() -> str:
         if not data:

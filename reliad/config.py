@@ -44,6 +44,15 @@ DAEMON_KEYS: dict[str, type | tuple[type, ...]] = {"stop_grace": str, "lock_wait
 DAEMON_DEFAULTS = {"stop_grace": "60s", "lock_wait": "10m", "coalesce": "1m"}
 TARGET_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "local": {"type": str, "path": str, "encryption": bool, "pack_size_mib": int},
+    # Offsite object store; credentials come from the AWS chain or credentials_file (an AWS
+    # shared-credentials INI file, read with `profile`), never from this file itself.
+    "s3": {"type": str, "bucket": str, "prefix": str, "endpoint_url": str, "region": str, "storage_class": str,
+           "object_lock": dict, "credentials_file": str, "profile": str, "encryption": bool, "retries": int,
+           "retry_base_s": (int, float), "timeout_s": (int, float), "multipart_threshold_mib": int,
+           "multipart_chunk_mib": int, "max_concurrency": int},
+    # Offline copy: a directory on removable media, attached (mounted) only around each copy.
+    "offline": {"type": str, "path": str, "attach": (str, list), "detach": (str, list), "verify": str,
+                "encryption": bool},
 }
 # Where the secret that opens an encrypted repository comes from; allowed on every target type.
 # Only references: the secret itself never sits in the configuration file.
@@ -51,6 +60,10 @@ KEY_SOURCE_KEYS: dict[str, type | tuple[type, ...]] = {
     "key_file": str, "key_credential": str, "passphrase_file": str, "passphrase_env": str,
     "passphrase_credential": str,
 }
+OFFSITE_TYPES = ("s3", "offline")
+S3_STORAGE_CLASSES = ("STANDARD", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER",
+                      "DEEP_ARCHIVE", "REDUCED_REDUNDANCY")
+BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 POLICY_KEYS: dict[str, type | tuple[type, ...]] = {
     "sources": list,
     "targets": list,
@@ -166,6 +179,10 @@ class Config:
                 return self.targets[name]
         raise ConfigError(f"{self.path}: policy {policy.name!r} needs at least one target of type 'local'")
 
+    def offsite_targets(self, policy: PolicyConfig) -> list[TargetConfig]:
+        """The targets a policy's backups are replicated to after the local one succeeded."""
+        return [self.targets[n] for n in policy.targets if self.targets[n].type in OFFSITE_TYPES]
+
 
 def _suggest(word: str, choices: Any) -> str:
     close = difflib.get_close_matches(word, list(choices), n=1)
@@ -225,10 +242,53 @@ def _parse_target(file: Path, name: str, raw: Any) -> TargetConfig:
     path = None
     if "path" in raw:
         path = resolve_path(file, raw["path"])
-    elif ttype == "local":
-        raise ConfigError(f"{file}: {where}path is required for a local target")
+    elif ttype in ("local", "offline"):
+        raise ConfigError(f"{file}: {where}path is required for a target of type {ttype!r}")
+    if ttype == "s3":
+        _check_s3(file, where, raw)
+    elif ttype == "offline":
+        _check_offline(file, where, raw)
     options = {k: v for k, v in raw.items() if k not in ("type", "path", "encryption")}
+    if "credentials_file" in options:
+        options["credentials_file"] = resolve_path(file, options["credentials_file"])
     return TargetConfig(name=name, type=ttype, path=path, encryption=raw.get("encryption"), options=options)
+
+
+def _check_s3(file: Path, where: str, raw: dict[str, Any]) -> None:
+    bucket = raw.get("bucket")
+    if not bucket:
+        raise ConfigError(f"{file}: {where}bucket is required for an s3 target")
+    if not BUCKET_RE.match(bucket) or ".." in bucket:
+        raise ConfigError(f"{file}: {where}bucket {bucket!r} is not a valid bucket name (3-63 lowercase letters, "
+                          "digits, '-' and '.')")
+    prefix = raw.get("prefix", "")
+    if prefix.startswith("/") or "//" in prefix:
+        raise ConfigError(f"{file}: {where}prefix {prefix!r} must be relative, like \"web01/\"")
+    sc = raw.get("storage_class")
+    if sc is not None and sc not in S3_STORAGE_CLASSES:
+        raise ConfigError(f"{file}: {where}storage_class {sc!r}{_suggest(sc, S3_STORAGE_CLASSES)} is not one of "
+                          f"{', '.join(S3_STORAGE_CLASSES)}")
+    lock = raw.get("object_lock")
+    if lock is not None:
+        check_keys(file, f"{where}object_lock.", lock, {"mode": str, "days": int})
+        if lock.get("mode") not in ("COMPLIANCE", "GOVERNANCE") or not isinstance(lock.get("days"), int) \
+                or lock["days"] < 1:
+            raise ConfigError(f"{file}: {where}object_lock must be like {{ mode = \"COMPLIANCE\", days = 30 }} "
+                              "(mode COMPLIANCE or GOVERNANCE, days at least 1)")
+    for key in ("retries", "max_concurrency", "multipart_chunk_mib", "multipart_threshold_mib"):
+        if key in raw and raw[key] < 1:
+            raise ConfigError(f"{file}: {where}{key} must be at least 1, not {raw[key]}")
+    if "multipart_chunk_mib" in raw and raw["multipart_chunk_mib"] < 5:
+        raise ConfigError(f"{file}: {where}multipart_chunk_mib must be at least 5 (the S3 minimum part size)")
+
+
+def _check_offline(file: Path, where: str, raw: dict[str, Any]) -> None:
+    for key in ("attach", "detach"):
+        cmd = raw.get(key)
+        if cmd is not None and (not cmd or (isinstance(cmd, list) and not all(isinstance(a, str) for a in cmd))):
+            raise ConfigError(f"{file}: {where}{key} must be a command line, as a string or a list of strings")
+    if raw.get("verify", "crc") not in ("fast", "crc"):
+        raise ConfigError(f"{file}: {where}verify must be \"fast\" or \"crc\", not {raw['verify']!r}")
 
 
 def _parse_source(file: Path, policy: str, index: int, raw: Any) -> SourceConfig:

@@ -69,8 +69,8 @@ def run_backup(config: Config, policy_name: str, requested: str, *, lock_wait: f
                          on_wait=lambda s, ok: catalog.record_lock_wait(target.name, "backup", s, ok)):
             repo = open_repository(config, target, create=True)
             try:
-                return _locked_backup(config, policy, requested, repo, catalog, target.name, bid, started, t0,
-                                      progress)
+                result = _locked_backup(config, policy, requested, repo, catalog, target.name, bid, started, t0,
+                                        progress)
             finally:
                 repo.storage.close()
     except BaseException as e:
@@ -85,6 +85,14 @@ def run_backup(config: Config, policy_name: str, requested: str, *, lock_wait: f
         raise
     finally:
         catalog.close()
+    if config.offsite_targets(policy):
+        # Outside the writer lock: the backup is committed locally whatever happens offsite.
+        from reliad.jobs.replicate import replicate_after_backup
+
+        rep = replicate_after_backup(config, policy, result["id"])
+        result["warnings"] += rep.pop("warnings")
+        result.update(rep)
+    return result
 
 
 def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: Repository, catalog: Catalog,

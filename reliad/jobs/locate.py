@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reliad.catalog import Catalog
 from reliad.config import Config, TargetConfig
-from reliad.errors import ConfigError, RepositoryError
+from reliad.errors import ConfigError, ReliadError, RepositoryError
 from reliad.repository import Repository
 from reliad.repository.repo import check_backup_id
 from reliad.targets import open_repository
@@ -23,14 +23,23 @@ def find_backup(config: Config, backup_id: str, target_name: str | None) -> tupl
         catalog.close()
     names = [r["target"] for r in rows if r["target"] in config.targets]
     names += [n for n in config.targets if n not in names]
+    # Local copies first: they are fastest, and an unreachable offsite store must not stand
+    # in the way of a backup the local target holds.
+    names.sort(key=lambda n: config.targets[n].type != "local")
+    unreachable: list[str] = []
     for name in names:
         try:
             repo = open_repository(config, config.targets[name])
+            if repo.storage.stat(f"manifests/{backup_id}") is not None:
+                return config.targets[name], repo
         except (RepositoryError, ConfigError):
             continue
-        if repo.storage.stat(f"manifests/{backup_id}") is not None:
-            return config.targets[name], repo
+        except ReliadError as e:
+            unreachable.append(str(e))
+            continue
         repo.storage.close()
+    if unreachable:
+        raise RepositoryError(f"no reachable target holds backup {backup_id!r}; {unreachable[0]}")
     raise RepositoryError(f"no backup {backup_id!r} in any configured target; 'reliad list' shows the ids")
 
 

@@ -111,6 +111,7 @@ class Verifier:
                     self.repo.check_pack(pack, want["size"], want["crc32c"])
                 elif mode == "fast":
                     self._check_size(pack, want["size"], exact=True)
+                    self._check_store_sum(pack, want["crc32c"])
             except DamageError as e:
                 self._bad_packs.add(pack)
                 self.report.damage(bid, None, f"{e} (in bytes no file's content uses: tar headers or padding)"
@@ -169,6 +170,13 @@ class Verifier:
                 if self.progress:
                     self.progress(self.report)
         return self.report
+
+    def _check_store_sum(self, pack: str, want: int) -> None:
+        """Where the store keeps a checksum of its own (S3 additional checksums), the pack's
+        must be the CRC32C its backup recorded; a HEAD tells, still without reading data."""
+        check = getattr(self.repo.storage, "checksum_problem", None)
+        if check is not None and (problem := check(pack_object(pack), want)):
+            raise DamageError(problem)
 
     def _entry(self, bid: str, entry: Entry, stream: FrameStream | None = None) -> None:
         if entry.type not in ("file", "hardlink"):

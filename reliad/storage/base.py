@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
+
+from reliad.errors import ReliadError
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,20 @@ class Storage(Protocol):
         """Every object whose name starts with `prefix`, in name order."""
 
     def delete(self, name: str) -> None:
-        """Remove an object; removing a missing one is not an error."""
+        """Remove an object; removing a missing one is not an error. Raises ObjectLockedError
+        when the store protects the object with a retention that has not expired."""
 
     def close(self) -> None:
         """Release cached handles."""
+
+
+class ObjectLockedError(ReliadError):
+    """`delete` refused: the object is under an Object Lock retention until `until`.
+
+    Prune catches this to skip the object and try again after that date, instead of failing.
+    """
+
+    def __init__(self, name: str, until: datetime | None, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+        self.until = until

@@ -1,0 +1,33 @@
+"""Fixtures for the tests that run against a real SeaweedFS S3 server over HTTP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import Reliad, need_program
+
+from .seaweed import Weed, bucket_name, s3_config
+
+
+@pytest.fixture(scope="session")
+def weed(tmp_path_factory: pytest.TempPathFactory):
+    """One S3 server for the whole session; tests isolate themselves by bucket."""
+    need_program("weed")
+    server = Weed(tmp_path_factory.mktemp("weed"))
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def bucket(weed: Weed) -> str:
+    name = bucket_name()
+    weed.client().create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def offsite(tmp_path: Path, weed: Weed, src: Path, bucket: str) -> Reliad:
+    """reliad with targets local + offsite (an existing bucket on the test server)."""
+    return Reliad(s3_config(tmp_path, weed, src, bucket))
