@@ -27,9 +27,17 @@ def test_restore_from_the_bucket_alone(offsite, src, tmp_path, weed, bucket):
     assert keys[0] == "web01/config" and f"web01/manifests/{inc['id']}" in keys
     assert all(k.startswith("web01/") for k in keys)
 
-    # The host is lost: only the configuration and the credentials file survive.
+    # The user keeps the repository key away from the host, as the first backup told them to.
+    (key,) = (tmp_path / "state" / "keys").glob("*.key")
+    kept = tmp_path / "kept-elsewhere.key"
+    shutil.copy(key, kept)
+    kept.chmod(0o600)
+    # The host is lost: only the configuration, the S3 credentials and the key survive.
     shutil.rmtree(tmp_path / "repo")
     shutil.rmtree(tmp_path / "state")
+    offsite.run("list", "--target", "offsite")  # an empty catalog is no error
+    cfg = offsite.config.read_text()
+    offsite.config.write_text(cfg.replace('prefix = "web01/"\n', f'prefix = "web01/"\nkey_file = "{kept}"\n'))
     rebuilt = offsite.json("catalog", "rebuild", "--target", "offsite")
     assert rebuilt["targets"] == {"offsite": 2}
     listed = offsite.json("list", "--target", "offsite")
