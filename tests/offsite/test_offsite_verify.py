@@ -38,3 +38,21 @@ def test_replication_writes_every_object_with_the_configured_retention(weed, src
         assert h["ObjectLockMode"] == "COMPLIANCE", key
         assert abs((h["ObjectLockRetainUntilDate"] - soon).total_seconds()) < 600, key
     assert r.json("verify", "--mode", "fast", "--target", "offsite")["ok"]
+
+
+def test_prune_skips_objects_under_object_lock(weed, src, tmp_path):
+    name = bucket_name("prune")
+    cfg = s3_config(tmp_path, weed, src, name, extra_target='object_lock = { mode = "COMPLIANCE", days = 1 }\n')
+    cfg.write_text(cfg.read_text() + "retention = { keep_last = 1 }\n")
+    r = Reliad(cfg)
+    r.run("init", "--target", "offsite", "--create-bucket")
+    old = r.json("backup", "shop", "--type", "full")["id"]
+    (src / "a.txt").write_text("newer\n")
+    new = r.json("backup", "shop", "--type", "full")["id"]
+    report = r.json("prune")
+    assert report["ok"], report
+    by_target = {t["target"]: t for t in report["targets"]}
+    assert f"manifests/{old}" in by_target["offsite"]["locked"]
+    assert not by_target["local"]["locked"]
+    weed.client().head_object(Bucket=name, Key=f"web01/manifests/{old}")  # still there, still locked
+    assert [b["id"] for b in r.json("list", "--target", "local") if b["status"] == "ok"] == [new]
