@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REQUIRE_ALL, Reliad
+from conftest import REQUIRE_ALL, Reliad, need_program
 
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 MARIA = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
@@ -43,6 +43,8 @@ def pg_database(name: str | None = None) -> Iterator[str]:
     """A new, uniquely named PostgreSQL database, dropped afterwards (with any restore
     targets the test registered in the same name family)."""
     name = name or unique()
+    for program in ("psql", "pg_dump", "pg_dumpall", "pg_restore"):
+        need_program(program)
     try:
         admin = pg_connect("postgres")
     except Exception as e:
@@ -66,6 +68,8 @@ def maria_connect(dbname: str | None = None, autocommit: bool = True) -> Any:
 @contextlib.contextmanager
 def maria_database(name: str | None = None) -> Iterator[str]:
     name = name or unique()
+    need_program("mariadb")
+    need_program("mariadb-dump")
     try:
         admin = maria_connect()
     except Exception as e:
