@@ -31,21 +31,13 @@ from reliad.config import Config, TargetConfig
 from reliad.errors import ConfigError, DamageError, ReliadError
 from reliad.repository.lock import writer_lock
 from reliad.retention import select
-from reliad.storage import LocalStorage
+from reliad.storage import LocalStorage, ObjectLockedError
 from reliad.storage.base import Storage
 from reliad.targets import open_repository, storage_for
 from reliad.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
 ORPHAN_MIN_AGE = dt.timedelta(hours=24)
-
-
-def _locked_errors() -> tuple[type[BaseException], ...]:
-    """Exceptions a storage backend raises when an object may not be deleted yet."""
-    import reliad.storage as storage_pkg
-
-    found = [getattr(storage_pkg, n) for n in ("ObjectLockedError", "ObjectLocked") if hasattr(storage_pkg, n)]
-    return tuple(found)
 
 
 def _id_time(backup_id: str) -> dt.datetime | None:
@@ -72,7 +64,7 @@ class _TargetPrune:
             return True
         try:
             self.storage.delete(name)
-        except _locked_errors() as e:
+        except ObjectLockedError as e:
             self.report["locked"].append(name)
             log.info("event=prune_locked target=%s object=%s reason=%r", self.target.name, name, str(e))
             return False
