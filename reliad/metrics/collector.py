@@ -9,6 +9,7 @@ number of series stays bounded however long reliad runs.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import functools
 import logging
@@ -235,9 +236,10 @@ class ReliadCollector(Collector):
             for result in RESULTS:
                 runs.add_metric([*key, result], float(counts.get((*key, result), 0)))
         for key, values in hist.items():
-            buckets = [(str(float(b)), float(sum(1 for v in values if v <= b))) for b in DURATION_BUCKETS]
+            values.sort()
+            buckets = [(str(float(b)), float(bisect.bisect_right(values, b))) for b in DURATION_BUCKETS]
             buckets.append(("+Inf", float(len(values))))
-            durations.add_metric(list(key), buckets, sum(values))
+            durations.add_metric(list(key), buckets, math.fsum(values))
         yield from (last_success, last_attempt, last_result, last_duration, last_read, last_stored, last_files,
                     running, runs, durations)
 
