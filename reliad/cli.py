@@ -177,10 +177,10 @@ def list_cmd(ctx: Context, policy: str | None, target_name: str | None) -> int:
     def text() -> str:
         if not data:
             return "no backups yet"
-        lines = [f"{'ID':<24} {'POLICY':<12} {'TYPE':<12} {'STATUS':<8} {'STARTED':<20} {'FILES':>8} "
+        lines = [f"{'ID':<30} {'POLICY':<12} {'TYPE':<12} {'STATUS':<8} {'STARTED':<20} {'FILES':>8} "
                  f"{'STORED':>10}"]
         for d in data:
-            lines.append(f"{d['id']:<24} {d['policy']:<12} {d['type']:<12} {d['status']:<8} {d['started_at']:<20} "
+            lines.append(f"{d['id']:<30} {d['policy']:<12} {d['type']:<12} {d['status']:<8} {d['started_at']:<20} "
                          f"{d['files'] or 0:>8} {human_bytes(d['bytes_stored'] or 0):>10}")
         return "\n".join(lines)
 
