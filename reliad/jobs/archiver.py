@@ -32,6 +32,7 @@ from reliad.sources.base import SourceItem
 
 SEGMENT = 1 << 20  # raw bytes gathered into one frame from small chunks
 DIRECT = 256 << 10  # chunks at least this large get a frame of their own
+MAX_PENDING = 4096  # entries waiting for their chunks' frames to be written
 READ_BLOCK = 4 << 20  # at least the largest chunk; with the carry, buffers stay under 8 MiB
 TAR_TYPES = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
              "hardlink": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE, "chardev": tarfile.CHRTYPE,
@@ -88,6 +89,7 @@ class Archiver:
         self.depends: set[str] = set()
         self.progress = progress
         self._pending: deque[Entry] = deque()
+        self._placed = 0  # how many leading chunks of the first pending entry have a place
         self._seg = bytearray()
         self._seg_chunks: list[list[Any]] = []
         self._links: dict[tuple[int, int], Entry] = {}
@@ -98,11 +100,27 @@ class Archiver:
     def _queue(self, entry: Entry) -> None:
         self._pending.append(entry)
         self._release()
+        if len(self._pending) > MAX_PENDING:
+            # A chunk waiting in a shared frame that fills slowly (an incremental stores
+            # little) holds back every later entry: write the frame now, so that memory
+            # does not grow with the number of files.
+            self._flush_segment()
+            self.pipeline.drain()
+            self._release()
 
     def _release(self) -> None:
         """Emit entries in order as soon as every chunk of theirs has a place in a pack."""
-        while self._pending and all(c[0] is not None for c in self._pending[0].chunks):
-            e = self._pending.popleft()
+        pending = self._pending
+        while pending:
+            chunks = pending[0].chunks
+            i = self._placed  # chunks of the head entry before this one are placed already
+            while i < len(chunks) and chunks[i][0] is not None:
+                i += 1
+            if i < len(chunks):
+                self._placed = i
+                return
+            self._placed = 0
+            e = pending.popleft()
             self.depends |= entry_depends(e)
             self.manifest.add(e)
 
