@@ -16,6 +16,7 @@ from typing import Any
 
 import psutil
 
+from reliad.errors import ReliadError
 from reliad.statedir import ensure_state_dir
 from reliad.timeutil import iso, utcnow
 
@@ -265,13 +266,33 @@ class Catalog:
             q += " AND target=?"
             args.append(target)
         q += " ORDER BY started_at, id"
-        out = []
-        for r in self.db.execute(q, args):
-            d = dict(r)
-            d["classes"] = json.loads(d["classes"] or "[]")
-            d["depends_on"] = json.loads(d["depends_on"] or "[]")
-            out.append(d)
-        return out
+        return [self._checked_row(dict(r)) for r in self.db.execute(q, args)]
+
+    def _checked_row(self, d: dict[str, Any]) -> dict[str, Any]:
+        """A backups row with the types its readers rely on. SQLite stores whatever it is
+        given, so a damaged or hand-edited row must fail here, as one sentence, not later
+        as a traceback in some formatter."""
+        try:
+            for k in ("id", "target", "policy", "type", "status", "started_at"):
+                if not isinstance(d[k], str):
+                    raise ValueError(f"{k} is not text")
+            for k in ("requested_type", "base", "finished_at", "error", "host"):
+                if d[k] is not None and not isinstance(d[k], str):
+                    raise ValueError(f"{k} is not text")
+            for k in ("files", "bytes_read", "bytes_stored", "pid"):
+                if d[k] is not None and type(d[k]) is not int:
+                    raise ValueError(f"{k} is not an integer")
+            if d["duration_s"] is not None and type(d["duration_s"]) not in (int, float):
+                raise ValueError("duration_s is not a number")
+            for k in ("classes", "depends_on"):
+                v = json.loads(d[k] or "[]")
+                if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
+                    raise ValueError(f"{k} is not a list of names")
+                d[k] = v
+        except (ValueError, TypeError) as e:
+            raise ReliadError(f"{self.path}: the catalog row of backup {d.get('id')!r} is damaged ({e}); "
+                              "'reliad catalog rebuild' recreates the rows from the repositories") from None
+        return d
 
     def record_verify(self, *, target: str, policy: str, mode: str, started_at: str, finished_at: str,
                       backups: int, damaged_backups: int, files: int, bytes_checked: int) -> None:

@@ -18,6 +18,7 @@ from reliad.config import CONTENT_CLASSES, Config, class_coverage, default_confi
 from reliad.errors import ReliadError
 from reliad.logsetup import setup_logging
 from reliad.progress import Progress, human_bytes
+from reliad.redact import redact
 
 
 class Context:
@@ -25,6 +26,7 @@ class Context:
         self.config_path = config_path
         self.as_json = as_json
         self.verbose = verbose
+        self.affected: list[str] = []  # backup ids the command read or changed, for the audit log
         self._config: Config | None = None
 
     @property
@@ -36,16 +38,50 @@ class Context:
     def progress(self) -> Progress:
         return Progress(enabled=None if not self.as_json else False)
 
+    def affect(self, *backup_ids: str) -> None:
+        """Name backups this command reads or changes; the audit record lists them."""
+        self.affected.extend(backup_ids)
+
     def emit(self, data: Any, text: str | Callable[[], str]) -> None:
         if self.as_json:
-            click.echo(json.dumps(data, indent=None, default=str))
+            click.echo(redact(json.dumps(data, indent=None, default=str)))
         else:
-            click.echo(text() if callable(text) else text)
+            click.echo(redact(text() if callable(text) else text))
 
 
-def command(group: click.Group, name: str | None = None, **kwargs: Any) -> Callable[..., Any]:
-    """A subcommand with the options every reliad command shares, and the error handling
-    that turns expected failures into one sentence and the right exit code."""
+def _command_path() -> str:
+    """'backup', 'key add': the words after 'reliad', however reliad was started."""
+    c: click.Context | None = click.get_current_context()
+    names = []
+    while c is not None and c.parent is not None:
+        names.append(c.info_name or "")
+        c = c.parent
+    return " ".join(reversed(names))
+
+
+def _audit(ctx: Context, state_dir: Path | None, what: str, kw: dict[str, Any], code: int,
+           error: str | None) -> None:
+    if state_dir is None:
+        return
+    from reliad import audit
+
+    ids = [*ctx.affected]
+    for key in ("backup_id", "backup_ids"):
+        value = kw.get(key)
+        ids += [value] if isinstance(value, str) else list(value or [])
+    args = {"config": str(ctx.config.path), **kw}
+    try:
+        audit.record(state_dir, what, args=args, outcome=audit.OUTCOMES.get(code, "error"), exit_code=code,
+                     error=error, backups=ids, target=kw.get("target_name"))
+    except (ReliadError, OSError) as e:
+        click.echo(f"reliad: warning: this command could not be recorded in the audit log: {e}", err=True)
+
+
+def command(group: click.Group, name: str | None = None, audit: bool = True, **kwargs: Any) -> Callable[..., Any]:
+    """A subcommand with the options every reliad command shares, the error handling that
+    turns expected failures into one sentence and the right exit code, and the audit record
+    every command leaves (who, what, on which backups, how it ended). `audit=False` only for
+    commands that touch no backup and may run before reliad is set up (check-config)."""
 
     def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
         @group.command(name, **kwargs)
@@ -57,21 +93,49 @@ def command(group: click.Group, name: str | None = None, **kwargs: Any) -> Calla
         def run(config_path: str | None, as_json: bool, verbose: int, **kw: Any) -> None:
             setup_logging(verbose)
             ctx = Context(config_path, as_json, verbose)
+            what = _command_path()
+            state_dir: Path | None = None
+            code, error = 0, None
             try:
-                code = fn(ctx, **kw)
+                if audit:
+                    state_dir = _audit_state_dir(ctx)
+                code = fn(ctx, **kw) or 0
             except ReliadError as e:
+                code, error = e.exit_code, redact(str(e))
                 if as_json:
-                    click.echo(json.dumps({"ok": False, "error": str(e)}))
-                click.echo(f"reliad: error: {e}", err=True)
-                sys.exit(e.exit_code)
+                    click.echo(json.dumps({"ok": False, "error": error}))
+                click.echo(f"reliad: error: {error}", err=True)
             except KeyboardInterrupt:
+                code, error = 130, "interrupted"
                 click.echo("reliad: interrupted", err=True)
-                sys.exit(130)
-            sys.exit(code or 0)
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+            except click.ClickException as e:  # usage errors a command raises itself
+                _audit(ctx, state_dir, what, kw, e.exit_code, e.format_message())
+                raise
+            except BaseException as e:  # a bug: record that the command broke, keep the traceback
+                _audit(ctx, state_dir, what, kw, 1, f"internal error: {type(e).__name__}")
+                raise
+            _audit(ctx, state_dir, what, kw, code, error)
+            sys.exit(code)
 
         return run
 
     return wrap
+
+
+def _audit_state_dir(ctx: Context) -> Path | None:
+    """The state directory whose audit log will get this command's record, after checking
+    that it can be written (a command that could not be recorded does not run). None when
+    the configuration does not load: the command then fails with that error itself."""
+    from reliad import audit
+
+    try:
+        state_dir = ctx.config.state_dir
+    except ReliadError:
+        return None
+    audit.check_writable(state_dir)
+    return state_dir
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -107,6 +171,7 @@ def backup_cmd(ctx: Context, policy: str, btype: str, lock_wait: float) -> int:
             click.echo(f"note: {result['note']}", err=True)
         for w in result["warnings"]:
             click.echo(f"warning: {w}", err=True)
+    ctx.affect(result["id"])
     ctx.emit(result, result["id"])
     if not ctx.as_json:
         click.echo(f"{result['type']} backup of {result['policy']}: {result['files']} files, "
@@ -307,6 +372,7 @@ def verify_cmd(ctx: Context, backup_ids: tuple[str, ...], mode: str, target_name
     finally:
         catalog.close()
     bar.done()
+    ctx.affect(*total.backups)
     data = total.to_json()
 
     def text() -> str:
@@ -351,7 +417,7 @@ def catalog_rebuild_cmd(ctx: Context, target_name: str | None) -> int:
 
 
 # ---------------------------------------------------------------------------- check-config
-@command(main, "check-config")
+@command(main, "check-config", audit=False)
 @click.argument("file", required=False, type=click.Path(dir_okay=False))
 @click.option("--no-paths", is_flag=True, help="Do not check that source paths exist (for a file meant for "
               "another host).")

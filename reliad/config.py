@@ -231,7 +231,7 @@ def _parse_target(file: Path, name: str, raw: Any) -> TargetConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: [targets.{name}] must be a table")
     ttype = raw.get("type")
-    if ttype not in TARGET_KEYS:
+    if not isinstance(ttype, str) or ttype not in TARGET_KEYS:
         raise ConfigError(
             f"{file}: {where}type must be one of {', '.join(sorted(TARGET_KEYS))}, not {ttype!r}"
         )
@@ -297,7 +297,7 @@ def _parse_source(file: Path, policy: str, index: int, raw: Any) -> SourceConfig
         raise ConfigError(f"{file}: policies.{policy}.sources[{index}] must be a table like "
                           "{{ type = \"files\", paths = [...] }}")
     stype = raw.get("type")
-    if stype not in SOURCE_KEYS:
+    if not isinstance(stype, str) or stype not in SOURCE_KEYS:
         raise ConfigError(
             f"{file}: {where}type must be one of {', '.join(sorted(SOURCE_KEYS))}, not {stype!r}"
         )
@@ -494,6 +494,8 @@ def load_config(path: Path | str | None = None) -> Config:
         ) from None
     except OSError as e:
         raise ConfigError(f"{file}: cannot read configuration: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{file}: not UTF-8 text (byte {e.start}); a configuration is a TOML text file") from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from reliad import audit
 from reliad.catalog import Catalog
 from reliad.config import Config, PolicyConfig
 from reliad.errors import ConfigError, DamageError, ReliadError
@@ -71,6 +72,7 @@ def run_backup(config: Config, policy_name: str, requested: str, *, lock_wait: f
             try:
                 result = _locked_backup(config, policy, requested, repo, catalog, target.name, bid, started, t0,
                                         progress)
+                copy_audit_log(repo, config)
             finally:
                 repo.storage.close()
     except BaseException as e:
@@ -93,6 +95,16 @@ def run_backup(config: Config, policy_name: str, requested: str, *, lock_wait: f
         result["warnings"] += rep.pop("warnings")
         result.update(rep)
     return result
+
+
+def copy_audit_log(repo: Repository, config: Config) -> None:
+    """Put the audit records not yet in the repository beside the backups (replication takes
+    them offsite from there); a failure here must not fail the backup that just succeeded."""
+    try:
+        n = audit.copy_to(repo, config.state_dir)
+        log.info("event=audit_copied location=%s records=%d", repo.storage.location, n)
+    except (ReliadError, OSError) as e:
+        log.warning("event=audit_copy_failed location=%s error=%r", repo.storage.location, str(e))
 
 
 def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: Repository, catalog: Catalog,

@@ -27,17 +27,23 @@ def find_backup(config: Config, backup_id: str, target_name: str | None) -> tupl
     # in the way of a backup the local target holds.
     names.sort(key=lambda n: config.targets[n].type != "local")
     unreachable: list[str] = []
+    refused: ConfigError | None = None
     for name in names:
         try:
             repo = open_repository(config, config.targets[name])
             if repo.storage.stat(f"manifests/{backup_id}") is not None:
                 return config.targets[name], repo
-        except (RepositoryError, ConfigError):
+        except ConfigError as e:  # a wrong or missing key: say so, unless another target has the backup
+            refused = refused or e
+            continue
+        except RepositoryError:
             continue
         except ReliadError as e:
             unreachable.append(str(e))
             continue
         repo.storage.close()
+    if refused is not None:
+        raise refused
     if unreachable:
         raise RepositoryError(f"no reachable target holds backup {backup_id!r}; {unreachable[0]}")
     raise RepositoryError(f"no backup {backup_id!r} in any configured target; 'reliad list' shows the ids")

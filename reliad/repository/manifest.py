@@ -45,6 +45,8 @@ TRAILER = struct.Struct("<IIIQ")
 TRAILER_MAGIC = 0x184D2A5E
 PACK_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*/[0-9]+$")
 
+ENTRY_TYPES = ("file", "dir", "symlink", "hardlink", "fifo", "chardev", "blockdev")
+
 # A chunk: where a piece of a file's content is stored and how to check it.
 # [pack, frame_offset, frame_length, frame_crc32c, raw_offset, raw_length, raw_crc32c, hash]
 Chunk = list
@@ -113,6 +115,10 @@ class Entry:
         path = _get_bytes(d, "path")
         if path is None or not isinstance(d.get("type"), str):
             raise ValueError("entry without path or type")
+        if d["type"] not in ENTRY_TYPES:
+            raise ValueError(f"entry {path!r} has unknown type {d['type']!r}")
+        if d["type"] in ("symlink", "hardlink") and _get_bytes(d, "target") is None:
+            raise ValueError(f"{d['type']} entry {path!r} has no target")
         chunks = d.get("chunks", [])
         if not isinstance(chunks, list) or not all(_valid_chunk(c) for c in chunks):
             raise ValueError(f"entry {path!r} has a malformed chunk list")

@@ -88,6 +88,7 @@ class Repository:
         self.storage = storage
         self.config = config
         self.cipher: Cipher | None = None
+        self.data_key: bytes | None = None  # kept only to wrap it for a new key slot
         self.slot: str | None = None  # the key slot that unlocked the repository
         self._frames: OrderedDict[tuple[str, int], bytes] = OrderedDict()
 
@@ -103,7 +104,7 @@ class Repository:
         if secret is not None:
             data_key = os.urandom(32)
             cfg.encryption = {"cipher": CIPHER_NAME, "version": 1}
-            repo.cipher = Cipher(data_key, cfg.id)
+            repo.cipher, repo.data_key = Cipher(data_key, cfg.id), data_key
             nonce = os.urandom(12)
             tag = repo.cipher.config_tag(cfg.canonical(), nonce)
             cfg.encryption["check"] = {"nonce": base64.b64encode(nonce).decode(),
@@ -163,7 +164,7 @@ class Repository:
                                   "(wrong recovery key, or the repository config was altered)")
             raise DamageError(f"{self.storage.location}/config: the repository config was altered "
                               "(its key check fails although the key opened)")
-        self.cipher, self.slot = cipher, slot
+        self.cipher, self.slot, self.data_key = cipher, slot, key
 
     def need_cipher(self) -> Cipher:
         if self.cipher is None:

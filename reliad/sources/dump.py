@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from reliad.config import PolicyConfig, SourceConfig
 from reliad.errors import ReliadError
+from reliad.redact import register
 from reliad.repository.manifest import sort_key
 from reliad.sources.base import SourceItem
 
@@ -153,6 +154,8 @@ def password_from(src: SourceConfig, context: str) -> str | None:
         return None
     try:
         with open(pf, encoding="utf-8") as fh:
-            return fh.readline().rstrip("\r\n")
+            password = fh.readline().rstrip("\r\n")
     except OSError as e:
         raise ReliadError(f"{context}: cannot read password_file {pf}: {e.strerror}") from None
+    register(password)  # masked wherever it might be echoed (docs/SECURITY.md)
+    return password
