@@ -91,6 +91,12 @@ def test_sighup_reload_valid_and_invalid(tmp_path: Path) -> None:
         n = len(_ok(tmp_path, "incremental"))
         wait_for("incrementals go on", lambda: len(_ok(tmp_path, "incremental")) > n + 1, proc=d)
         assert d.proc.poll() is None
+        # the service's own actions are in the audit log, with the backups they made
+        audit = [json.loads(x) for x in (tmp_path / "state" / "audit.log").read_text().splitlines()]
+        actions = [(r["command"], r["outcome"]) for r in audit]
+        assert ("daemon reload", "ok") in actions and ("daemon reload", "refused") in actions
+        fulls = [r for r in audit if r["command"] == "daemon full" and r["outcome"] == "ok"]
+        assert fulls and fulls[0]["backups"] == [_ok(tmp_path, "full")[0]["id"]]
         assert d.stop() == 0
     finally:
         d.close()

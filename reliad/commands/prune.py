@@ -24,7 +24,7 @@ def prune_cmd(ctx: Context, policies: tuple[str, ...], dry_run: bool, target_nam
     report = run_prune(ctx.config, list(policies) or None, dry_run=dry_run, target_name=target_name,
                        lock_wait=lock_wait)
     for t in report["targets"]:
-        t.pop("deleted_ids", None)
+        ctx.affect(*t.pop("deleted_ids", None) or [])
 
     def text() -> str:
         verb = "would remove" if dry_run else "removed"

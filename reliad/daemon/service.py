@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from reliad import audit
 from reliad.catalog import Catalog
 from reliad.config import Config, load_config
 from reliad.daemon.notify import Notifier
@@ -136,12 +137,27 @@ class Service:
         self.last_results[(res.policy, res.type)] = res
         log.info("event=job_done policy=%s type=%s status=%s id=%s duration_s=%.3f trigger=%s", res.policy,
                  res.type, res.status, res.backup_id, res.duration_s, res.trigger)
+        ids = [res.backup_id] if res.backup_id and res.status != "skipped" else []
+        if res.type == "prune":
+            ids += [i for t in res.detail.get("targets", []) for i in t.get("deleted_ids", [])]
+        self._audit(f"daemon {res.type}", res.status, error=res.error, backups=ids, target=res.target,
+                    args={"policy": res.policy, "trigger": res.trigger})
         for hook in self.after_job_hooks:
             try:
                 hook(res)
             except Exception as e:  # a broken hook must not stop backups
                 log.error("event=hook_failed hook=%s error=%r", getattr(hook, "__name__", hook), str(e))
         self.changed()
+
+    def _audit(self, action: str, outcome: str, args: dict[str, Any] | None = None, **kw: Any) -> None:
+        """The service's own actions go into the audit log like commands do; a failure to
+        record must not stop the service, so it is logged instead."""
+        codes = {"ok": 0, "skipped": 0, "partial": 1, "failed": 1, "refused": 2, "cancelled": 130}
+        try:
+            audit.record(self.config.state_dir, action, args=args, outcome=outcome,
+                         exit_code=codes.get(outcome, 1), **kw)
+        except (ReliadError, OSError) as e:
+            log.error("event=audit_failed action=%r error=%r", action, str(e))
 
     def changed(self) -> None:
         # OSError: the pipe is full (the main loop wakes anyway) or closed (stopped)
@@ -203,6 +219,7 @@ class Service:
                                   "that needs a restart (systemctl restart reliad)")
         except ReliadError as e:
             log.error("event=reload_refused error=%r", str(e))
+            self._audit("daemon reload", "refused", error=str(e))
             self.notifier.send(READY=1, STATUS=f"configuration refused, still running the old one: {e}")
             return
         self.config = new
@@ -210,6 +227,7 @@ class Service:
         for hook in self.reload_hooks:
             hook(new)
         log.info("event=reloaded config=%s policies=%s", new.path, ",".join(sorted(new.policies)))
+        self._audit("daemon reload", "ok", args={"config": str(new.path)})
         self.notifier.send(READY=1, STATUS=self.status_line())
 
     def run(self) -> int:
