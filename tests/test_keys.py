@@ -146,3 +146,20 @@ def test_edited_key_slot_no_longer_opens(tmp_path):
     with pytest.raises(Exception, match="does not open"):
         keys.unlock(storage, "rid", secret)
     assert json.loads((tmp_path / "keys" / slot["id"]).read_text())["kdf"]["memory_kib"] == 16
+
+
+def test_offsite_slots_follow_additions_and_revocations(tmp_path):
+    from reliad.storage import LocalStorage
+
+    os.environ[keys.TEST_KDF_ENV] = "1"
+    src, dst = LocalStorage(tmp_path / "local"), LocalStorage(tmp_path / "offsite")
+    old = keys.make_slot(b"k" * 32, "rid", keys.Secret("passphrase", b"old passphrase", "test"))
+    keys.write_slot(src, old)
+    assert keys.sync_slots(src, dst) == ([f"keys/{old['id']}"], [])
+    new = keys.make_slot(b"k" * 32, "rid", keys.Secret("keyfile", b"n" * 32, "test"))
+    keys.write_slot(src, new)
+    src.delete(f"keys/{old['id']}")
+    assert keys.sync_slots(src, dst) == ([f"keys/{new['id']}"], [f"keys/{old['id']}"])
+    with pytest.raises(Exception, match="does not open"):
+        keys.unlock(dst, "rid", keys.Secret("passphrase", b"old passphrase", "test"))
+    assert keys.sync_slots(src, dst) == ([], [])

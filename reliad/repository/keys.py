@@ -143,6 +143,25 @@ def unlock(storage: Storage, repo_id: str, secret: Secret) -> tuple[bytes, str |
                       f"(wrong {what}, or its key slot was removed); 'reliad key list' shows the slots")
 
 
+def sync_slots(src: Storage, dst: Storage) -> tuple[list[str], list[str]]:
+    """Make `dst`'s key slots those of `src` (a copy of the same repository, offsite): new
+    slots are copied, and revoked ones removed, so that a key revoked here stops opening the
+    offsite copy too. Returns (added, removed) slot object names."""
+    want = {o.name: src.get(o.name) for o in src.list(SLOT_PREFIX)}
+    if not want:
+        return [], []  # never strip a copy bare because the source listed nothing
+    have = {o.name for o in dst.list(SLOT_PREFIX)}
+    added = []
+    for name, data in want.items():
+        if name not in have or dst.get(name) != data:
+            dst.put(name, data)
+            added.append(name)
+    removed = sorted(have - set(want))
+    for name in removed:
+        dst.delete(name)
+    return added, removed
+
+
 # -- key files and recovery copies --------------------------------------------------------------
 def new_key_file(repo_id: str) -> tuple[str, bytes]:
     """(text of a new key file, its secret)."""
