@@ -27,6 +27,7 @@ from reliad.config import OFFSITE_TYPES, Config, PolicyConfig, TargetConfig
 from reliad.errors import ConfigError, DamageError, LockError, ReliadError, RepositoryError
 from reliad.jobs.verify import run_verify
 from reliad.repository import Repository
+from reliad.repository.keys import sync_slots
 from reliad.repository.lock import writer_lock
 from reliad.repository.repo import pack_object
 from reliad.storage import LocalStorage
@@ -161,6 +162,10 @@ class _Run:
         elif isinstance(dst, LocalStorage):
             dst.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         ensure_repository(src, dst, self.target)
+        added, removed = sync_slots(src.storage, dst)
+        if added or removed:
+            log.info("event=key_slots_synced target=%s added=%d removed=%d", self.target.name, len(added),
+                     len(removed))
         self._have = {o.name.split("/", 1)[1] for o in dst.list("manifests/")}
         sizes = {o.name: o.size for o in dst.list("data/")}
         states = {r["backup_id"]: r["state"] for r in self.catalog.replication(self.target.name)}
@@ -200,8 +205,25 @@ class _Run:
             self.catalog.replication_done(bid, self.target.name, copied)
             self.catalog.upsert_from_header(self.target.name, h)
             log.info("event=replicated id=%s target=%s bytes=%d", bid, self.target.name, copied)
+        self._copy_audit(src, dst)
         if self.target.type == "offline" and self.result["replicated"]:
             self._verify(dst)
+
+    def _copy_audit(self, src: Repository, dst: Storage) -> None:
+        """The audit log goes offsite with the backups (docs/SECURITY.md): the records not yet
+        in the local repository are stored there first, then every copy the target lacks is
+        uploaded. Copies are only ever added, so Object Lock can keep them unchanged."""
+        from reliad import audit
+
+        try:
+            audit.copy_to(src, self.config.state_dir)
+        except (ReliadError, OSError) as e:
+            log.warning("event=audit_copy_failed location=%s error=%r", src.storage.location, str(e))
+        have = {o.name for o in dst.list(audit.COPY_PREFIX)}
+        for o in src.storage.list(audit.COPY_PREFIX):
+            if o.name not in have:
+                copy_object(src.storage, dst, o.name)
+                self.result["objects_copied"] += 1
 
     def _verify(self, dst: Storage) -> None:
         """Read back what was just written to the media; a copy that does not verify is
