@@ -180,7 +180,7 @@ def test_config_structures_of_any_shape(repos, extra, target):
         parse_config(config, raw)
 
 
-SQL_VALUE = st.one_of(st.none(), st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=True), st.text(max_size=30),
+SQL_VALUE = st.one_of(st.none(), st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=False), st.text(max_size=30),
                       st.binary(max_size=30), st.sampled_from(['["a"]', "[1]", "{}", "not json", "[]"]))
 
 
@@ -208,10 +208,10 @@ def test_damaged_catalog_rows(repos, tmp_path, row):
         cat.close()
 
 
-def test_wrong_kind_of_secret_is_a_clear_error(repos):
+def test_wrong_kind_of_secret_is_a_clear_error(repos, monkeypatch):
     """Passphrase material tried against key-file slots only, and the other way round."""
     config, _ = repos["encrypted"]
-    os.environ[TEST_KDF_ENV] = "1"
+    monkeypatch.setenv(TEST_KDF_ENV, "1")
     repo = Repository.open(open_repo(config).storage)
     for secret in (Secret("passphrase", b"x" * 40, "test"), Secret("keyfile", b"y" * 40, "test")):
         with pytest.raises(ReliadError, match="does not open"):

@@ -132,12 +132,12 @@ def test_default_kdf_is_memory_hard(monkeypatch):
     assert kdf["name"] == "argon2id" and kdf["memory_kib"] >= 64 << 10 and kdf["iterations"] >= 3
 
 
-def test_edited_key_slot_no_longer_opens(tmp_path):
+def test_edited_key_slot_no_longer_opens(tmp_path, monkeypatch):
     from reliad.storage import LocalStorage
 
     storage = LocalStorage(tmp_path)
     secret = keys.Secret("passphrase", b"secret passphrase", "test")
-    os.environ[keys.TEST_KDF_ENV] = "1"
+    monkeypatch.setenv(keys.TEST_KDF_ENV, "1")
     slot = keys.make_slot(b"k" * 32, "rid", secret)
     keys.write_slot(storage, slot)
     assert keys.unlock(storage, "rid", secret)[0] == b"k" * 32
@@ -148,10 +148,10 @@ def test_edited_key_slot_no_longer_opens(tmp_path):
     assert json.loads((tmp_path / "keys" / slot["id"]).read_text())["kdf"]["memory_kib"] == 16
 
 
-def test_offsite_slots_follow_additions_and_revocations(tmp_path):
+def test_offsite_slots_follow_additions_and_revocations(tmp_path, monkeypatch):
     from reliad.storage import LocalStorage
 
-    os.environ[keys.TEST_KDF_ENV] = "1"
+    monkeypatch.setenv(keys.TEST_KDF_ENV, "1")
     src, dst = LocalStorage(tmp_path / "local"), LocalStorage(tmp_path / "offsite")
     old = keys.make_slot(b"k" * 32, "rid", keys.Secret("passphrase", b"old passphrase", "test"))
     keys.write_slot(src, old)
