@@ -263,6 +263,7 @@ def ls_cmd(ctx: Context, backup_id: str, path: str | None, target_name: str | No
     import stat as st
 
     from reliad.jobs.locate import find_backup
+    from reliad.repository.manifest import display_path
 
     _, repo = find_backup(ctx.config, backup_id, target_name)
     prefix = os.fsencode(path).strip(b"/") if path else b""
@@ -270,7 +271,7 @@ def ls_cmd(ctx: Context, backup_id: str, path: str | None, target_name: str | No
     for e in repo.entries(backup_id):
         if prefix and not (e.path == prefix or e.path.startswith(prefix + b"/")):
             continue
-        shown = "/" + os.fsdecode(e.path)
+        shown = display_path(e.path)
         if ctx.as_json:
             d = e.to_json()
             d.pop("chunks", None)
@@ -281,7 +282,7 @@ def ls_cmd(ctx: Context, backup_id: str, path: str | None, target_name: str | No
                     "blockdev": "b"}.get(e.type, "-")
             line = f"{kind}{st.filemode(e.mode)[1:]} {e.uid:>5} {e.gid:>5} {e.size:>12} {shown}"
             if e.target is not None:
-                line += f" -> {'/' if e.type == 'hardlink' else ''}{os.fsdecode(e.target)}"
+                line += f" -> {display_path(e.target) if e.type == 'hardlink' else display_path(e.target)[1:]}"
             click.echo(line)
     if ctx.as_json:
         click.echo(json.dumps(out))

@@ -16,7 +16,7 @@ from typing import Any
 
 from reliad.errors import DamageError, ReliadError
 from reliad.repository import Repository
-from reliad.repository.manifest import Entry, safe_relpath
+from reliad.repository.manifest import Entry, display_path, safe_relpath
 from reliad.repository.prefetch import FrameStream
 
 log = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ class Restorer:
                     self._restore(cache, entry, stream, chunks)
                 except (DamageError, OSError) as e:
                     reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-                    self.errors.append({"path": "/" + os.fsdecode(entry.path), "reason": reason})
+                    self.errors.append({"path": display_path(entry.path), "reason": reason})
                     log.error("event=restore_error path=%r error=%r", os.fsdecode(entry.path), reason)
                 if self.progress:
                     self.progress(self.counts)
@@ -229,7 +229,7 @@ class Restorer:
                     parent = cache.fd_for(parts[:-1])
                     self._attrs(parent, parts[-1], entry)
                 except OSError as e:
-                    self.errors.append({"path": "/" + os.fsdecode(path), "reason": e.strerror or str(e)})
+                    self.errors.append({"path": display_path(path), "reason": e.strerror or str(e)})
         finally:
             cache.close()
 

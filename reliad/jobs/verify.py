@@ -20,7 +20,7 @@ from reliad.catalog import Catalog
 from reliad.errors import DamageError, RepositoryError
 from reliad.repository import Repository, codec
 from reliad.repository.crypto import HEAD, check_envelopes, parse_head
-from reliad.repository.manifest import Entry
+from reliad.repository.manifest import Entry, display_path
 from reliad.repository.prefetch import FrameStream
 from reliad.repository.repo import pack_object
 from reliad.sources.dump import VIRTUAL_ROOT
@@ -49,7 +49,7 @@ class Report:
 
 
 def _shown(e: Entry) -> str:
-    return "/" + os.fsdecode(e.path)
+    return display_path(e.path)
 
 
 class Verifier:
@@ -236,13 +236,14 @@ class Verifier:
 
     def _byte(self, bid: str, entry: Entry) -> None:
         live = "/" + os.fsdecode(entry.path)
+        shown = _shown(entry)
         try:
             st = os.lstat(live)
         except FileNotFoundError:
-            self.report.changed.append({"backup": bid, "path": live, "reason": "deleted since the backup"})
+            self.report.changed.append({"backup": bid, "path": shown, "reason": "deleted since the backup"})
             return
         if st.st_size != entry.size or st.st_mtime_ns != entry.mtime_ns or "changed_during_backup" in entry.flags:
-            self.report.changed.append({"backup": bid, "path": live, "reason": "changed since the backup"})
+            self.report.changed.append({"backup": bid, "path": shown, "reason": "changed since the backup"})
             return
         try:
             with open(live, "rb") as fh:
@@ -251,12 +252,12 @@ class Verifier:
                     current = fh.read(len(stored))
                     self.report.bytes_checked += len(stored)
                     if current != stored:
-                        self.report.damage(bid, live, "stored content differs from the live file")
+                        self.report.damage(bid, shown, "stored content differs from the live file")
                         return
         except DamageError as e:
-            self.report.damage(bid, live, str(e))
+            self.report.damage(bid, shown, str(e))
         except OSError as e:
-            self.report.changed.append({"backup": bid, "path": live, "reason": f"cannot read: {e.strerror}"})
+            self.report.changed.append({"backup": bid, "path": shown, "reason": f"cannot read: {e.strerror}"})
 
 
 def run_verify(repo: Repository, backup_ids: list[str], mode: str,

@@ -43,6 +43,7 @@ _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one
 # Trailer: skippable frame magic 0x184D2A5E, frame size 12, CRC32C (u32 LE), length (u64 LE).
 TRAILER = struct.Struct("<IIIQ")
 TRAILER_MAGIC = 0x184D2A5E
+_PLAIN = re.compile(rb"[\x20-\x5b\x5d-\x7e]*\Z")  # printable ASCII but backslash: shown as is
 PACK_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*/[0-9]+$")
 
 ENTRY_TYPES = ("file", "dir", "symlink", "hardlink", "fifo", "chardev", "blockdev")
@@ -268,6 +269,26 @@ def iter_sealed_entries(cipher: Cipher, stream: BinaryIO, name: str) -> Iterator
 def entry_depends(entry: Entry) -> set[str]:
     """Backup ids whose packs the entry's chunks point into."""
     return {c[0].split("/", 1)[0] for c in entry.chunks}
+
+
+def display_path(path: bytes) -> str:
+    """A path as people and JSON see it: '/'-rooted, printable, unambiguous. Bytes that are
+    not UTF-8 become \\xHH, control characters (a newline in a name) their escape, and a
+    backslash is doubled, as `ls -b` does; exact bytes stay in the manifest."""
+    if _PLAIN.match(path):
+        return "/" + path.decode("ascii")
+    out = ["/"]
+    for ch in path.decode("utf-8", "surrogateescape"):
+        o = ord(ch)
+        if 0xDC80 <= o <= 0xDCFF:
+            out.append(f"\\x{o - 0xDC00:02x}")
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return "".join(out)
 
 
 def safe_relpath(path: bytes) -> bytes:
