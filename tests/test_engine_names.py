@@ -86,5 +86,4 @@ def test_odd_names_deep_tree_sparse_and_empty_files_round_trip(tmp_path):
     assert exact == os.fsencode(odd).lstrip(b"/") + b"/\xff\xfe-not-utf8"
     partial = tmp_path / "partial"
     r.run("restore", inc["id"], str(partial), "--path", os.fsdecode(os.fsencode(tree / "odd") + b"/\xff\xfe-not-utf8"))
-    assert (os.fsencode(restored(partial, tree)) + b"/odd/\xff\xfe-not-utf8") in [
-        os.fsencode(restored(partial, tree)) + b"/odd/" + n for n in os.listdir(os.fsencode(restored(partial, tree) / "odd"))]
+    assert os.listdir(os.fsencode(restored(partial, tree) / "odd")) == [b"\xff\xfe-not-utf8"]
