@@ -35,7 +35,9 @@ def test_full_backup_restores_with_zstd_and_tar(tmp_path: Path):
     os.chmod(tree / "sub" / "text.sql", 0o640)
     if os.geteuid() == 0:
         os.chown(tree / "small.txt", 1234, 5678)
-    r = Reliad(write_config(tmp_path / "reliad.toml", [str(tree)]))
+    cfg = write_config(tmp_path / "reliad.toml", [str(tree)])
+    cfg.write_text(cfg.read_text().replace('path = "repo"', 'path = "repo"\nencryption = false'))
+    r = Reliad(cfg)
     bid = r.json("backup", "shop", "--type", "full")["id"]
 
     out = tmp_path / "out"
