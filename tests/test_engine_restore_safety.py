@@ -78,3 +78,16 @@ def test_restore_does_not_overwrite_unless_asked(reliad, src, tmp_path):
     result = reliad.json("restore", bid, str(dest), "--overwrite")
     assert result["ok"] and mine.read_text() == "hello\n"
     assert (restored(dest, src) / "hard").read_text() == "hello\n"
+
+
+def test_dest_may_be_a_symlink_but_not_a_file(reliad, src, tmp_path):
+    bid = reliad.json("backup", "shop", "--type", "full")["id"]
+    real = tmp_path / "real-dest"
+    real.mkdir()
+    os.symlink(real, tmp_path / "dest-link")
+    reliad.run("restore", bid, str(tmp_path / "dest-link"))
+    assert (restored(real, src) / "a.txt").read_text() == "hello\n"
+    (tmp_path / "a-file").write_text("x")
+    reliad.run("restore", bid, str(tmp_path / "a-file"), expect=2)  # click: DEST is a file
+    proc = reliad.run("restore", bid, str(tmp_path / "a-file" / "below"), expect=1)
+    assert "cannot restore into" in proc.stderr and "Traceback" not in proc.stderr

@@ -120,8 +120,12 @@ class Restorer:
 
     def run(self, backup_id: str, paths: list[str]) -> dict[str, Any]:
         wanted = [_normalise(p) for p in paths]
-        self.dest.mkdir(parents=True, exist_ok=True)
-        root_fd = os.open(self.dest, _DIR)
+        try:
+            self.dest.mkdir(parents=True, exist_ok=True)
+            # DEST itself may be a symlink the user chose; below it nothing is followed
+            root_fd = os.open(self.dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError as e:
+            raise ReliadError(f"cannot restore into {self.dest}: {e.strerror}") from None
         cache = DirCache(root_fd)
         matched = False
         def plan(e: Entry) -> list[Any]:
