@@ -80,6 +80,8 @@ def test_growing_shrinking_vanishing_files_are_stored_consistently(tmp_path: Pat
     results = []
     for btype in ("full", "incremental", "incremental", "incremental", "incremental"):
         shrink.write_bytes(pattern(0, (16 << 20) // LINE))  # full size again for every attempt
+        with open(grow, "ab") as fh:  # changed since the last backup, so an incremental reads it again
+            fh.write(pattern(os.path.getsize(grow) // LINE, 1))
         results.append(_backup_interfering(r, btype, grow, shrink, tree / "vanish"))
         flagged = {p for res in results for p in res["changed_during_backup"]}
         if {str(grow).lstrip("/"), str(shrink).lstrip("/")} <= flagged:
