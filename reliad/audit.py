@@ -108,6 +108,18 @@ def _last_line(fd: int) -> bytes | None:
     return None
 
 
+def _text(value: Any) -> Any:
+    """Arguments and errors may hold file names that are not UTF-8 (surrogate-escaped by
+    Python): write their bytes as \\xHH so the record can be encoded, hashed and read back."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        return {k: _text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_text(v) for v in value]
+    return value
+
+
 def record(state_dir: Path, command: str, *, args: dict[str, Any] | None = None, outcome: str = "ok",
            exit_code: int = 0, error: str | None = None, backups: list[str] | None = None,
            target: str | None = None, details: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -138,7 +150,7 @@ def record(state_dir: Path, command: str, *, args: dict[str, Any] | None = None,
                 # A damaged last line: chain to its bytes; `audit verify` reports the damage.
                 prev = hashlib.sha256(last).hexdigest()
                 seq = log_path(state_dir).read_bytes().count(b"\n") + 1
-        body = {"seq": seq, **body, "prev": prev}
+        body = _text({"seq": seq, **body, "prev": prev})
         body["hash"] = _digest(prev, body)
         os.write(fd, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode() + b"\n")
         os.fsync(fd)
