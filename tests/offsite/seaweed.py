@@ -92,12 +92,13 @@ class Weed:
             for sock in Path("/tmp").glob(f"seaweedfs-*-grpc-{self.ports[k]}.sock"):
                 sock.unlink(missing_ok=True)
 
-    def client(self, **kw: object):
+    def client(self, attempts: int = 2, **kw: object):
+        """A plain boto3 client for the test's own setup; few retries, so fault tests stay quick."""
         from botocore.config import Config
 
         return boto3.client("s3", endpoint_url=self.endpoint, aws_access_key_id=ACCESS_KEY,
                             aws_secret_access_key=SECRET_KEY, region_name="us-east-1",
-                            config=Config(retries={"mode": "standard", "total_max_attempts": 2},
+                            config=Config(retries={"mode": "standard", "total_max_attempts": attempts},
                                           s3={"addressing_style": "path"}), **kw)
 
     def credentials_file(self, path: Path) -> Path:
