@@ -100,9 +100,6 @@ def _write_content(stream: FrameStream, fd: int, entry: Entry, chunks: list[Any]
     if pos != entry.size:
         raise DamageError(f"stored content has {pos} bytes, the manifest says {entry.size}")
     os.ftruncate(fd, pos)
-    # Start writing the file to disk now, in the background, rather than leaving a
-    # gigabyte of dirty pages for the end: a restore is done when its data is on disk.
-    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 class Restorer:
