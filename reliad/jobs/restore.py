@@ -139,7 +139,8 @@ class Restorer:
                 except (DamageError, OSError) as e:
                     reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
                     self.errors.append({"path": display_path(entry.path), "reason": reason})
-                    log.error("event=restore_error path=%r error=%r", os.fsdecode(entry.path), reason)
+                    # the CLI prints each failed entry once; this event line is for -v and the service log
+                    log.info("event=restore_error path=%r error=%r", os.fsdecode(entry.path), reason)
                 if self.progress:
                     self.progress(self.counts)
             cache.close()
