@@ -52,7 +52,7 @@ class Weed:
     def command(self) -> list[str]:
         p = self.ports
         return ["weed", "server", f"-dir={self.dir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                "-master.electionTimeout=1s", "-master.volumeSizeLimitMB=64", "-volume.max=100",
+                "-master.electionTimeout=1s", "-master.volumeSizeLimitMB=64", "-volume.max=1000",
                 "-s3", f"-s3.port={p['s3']}", f"-s3.port.grpc={p['s3g']}", "-s3.port.iceberg=0", "-s3.port.lance=0",
                 f"-s3.config={self.dir / 's3.json'}", f"-master.port={p['m']}", f"-master.port.grpc={p['mg']}",
                 f"-volume.port={p['v']}", f"-volume.port.grpc={p['vg']}", f"-filer.port={p['f']}",
