@@ -34,6 +34,18 @@ def where(policy: PolicyConfig, src: SourceConfig) -> str:
     return f"policy {policy.name!r}, source {src.name!r}"
 
 
+def select_databases(ctx: str, wanted: list[str], present: list[str], everything: list[str]) -> list[str]:
+    """The databases to dump: `everything` for ["all"], else the ones named, each of which must
+    exist on the server (checked before any dump starts, so a typo fails the run at once)."""
+    if wanted == ["all"]:
+        return everything
+    missing = [d for d in wanted if d not in present]
+    if missing:
+        raise ReliadError(f"{ctx}: database {missing[0]!r} does not exist on the server "
+                          f"(it has: {', '.join(sorted(present)) or 'none'})")
+    return wanted
+
+
 def virtual_dir(source: str) -> bytes:
     return VIRTUAL_ROOT + b"/" + os.fsencode(source)
 

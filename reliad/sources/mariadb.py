@@ -19,13 +19,14 @@ import os
 from collections.abc import Callable
 
 from reliad.config import PolicyConfig, SourceConfig
-from reliad.errors import ConfigError, ReliadError
+from reliad.errors import ConfigError
 from reliad.sources.base import SourceItem
 from reliad.sources.dump import (
     DumpProcess,
     find_program,
     password_from,
     run_client,
+    select_databases,
     virtual_dir,
     virtual_name,
     where,
@@ -119,14 +120,7 @@ def open_mariadb(policy: PolicyConfig, src: SourceConfig, skip_dirs: list[object
         raise ConfigError(f"{ctx}: say which databases to back up: databases = [\"shop\"] or [\"all\"]")
     present = [r[0] for r in run_sql(client, src.options, password, "SHOW DATABASES",
                                       f"{ctx}: cannot connect to {src.type}")]
-    if wanted == ["all"]:
-        names = sorted(d for d in present if d not in SYSTEM_DATABASES)
-    else:
-        missing = [d for d in wanted if d not in present]
-        if missing:
-            raise ReliadError(f"{ctx}: database {missing[0]!r} does not exist on the server "
-                              f"(it has: {', '.join(sorted(present)) or 'none'})")
-        names = wanted
+    names = select_databases(ctx, wanted, present, sorted(d for d in present if d not in SYSTEM_DATABASES))
     vdir = virtual_dir(src.name)
     files = []
     for db in names:

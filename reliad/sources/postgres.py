@@ -20,13 +20,14 @@ import re
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from reliad.config import PolicyConfig, SourceConfig
-from reliad.errors import ConfigError, ReliadError
+from reliad.errors import ConfigError
 from reliad.sources.base import SourceItem
 from reliad.sources.dump import (
     DumpProcess,
     find_program,
     password_from,
     run_client,
+    select_databases,
     virtual_dir,
     virtual_name,
     where,
@@ -117,14 +118,7 @@ def open_postgres(policy: PolicyConfig, src: SourceConfig, skip_dirs: list[objec
     maintenance = "postgres" if wanted == ["all"] else wanted[0]
     # Connecting first checks the server, the credentials and the names before any work.
     present = list_databases(psql, dsn_with_db(dsn, maintenance), env, f"{ctx}: cannot connect to PostgreSQL")
-    if wanted == ["all"]:
-        names = present
-    else:
-        missing = [d for d in wanted if d not in present]
-        if missing:
-            raise ReliadError(f"{ctx}: database {missing[0]!r} does not exist on the server "
-                              f"(it has: {', '.join(present) or 'none'})")
-        names = wanted
+    names = select_databases(ctx, wanted, present, present)
     vdir = virtual_dir(src.name)
     files = []
     for db in names:
