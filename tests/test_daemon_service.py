@@ -102,7 +102,7 @@ def test_sighup_reload_valid_and_invalid(tmp_path: Path) -> None:
         d.close()
 
 
-@pytest.mark.parametrize(("grace", "files"), [("1s", 40), ("10m", 8)])
+@pytest.mark.parametrize(("grace", "files"), [("1s", 400), ("10m", 8)])
 def test_sigterm_during_backup(tmp_path: Path, grace: str, files: int) -> None:
     src = slow_tree(tmp_path / "src", files)
     cfg = config(tmp_path, [src], 'full = "1h"\nincremental = "off"\ndifferential = "off"\nprune = "off"',
