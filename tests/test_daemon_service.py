@@ -127,7 +127,9 @@ def test_sigterm_during_backup(tmp_path: Path, grace: str, files: int) -> None:
 
 
 def test_kill9_then_restart_catches_up_once(tmp_path: Path) -> None:
-    src = slow_tree(tmp_path / "src", 24)
+    # ~30 MiB at level 19 takes several seconds even on a quiet machine (24 files once finished
+    # before `status` could see the full running)
+    src = slow_tree(tmp_path / "src", 120)
     sched = 'full = "1h"\nincremental = "1h"\ndifferential = "off"\nprune = "off"'
     cfg = config(tmp_path, [src], sched, level=19)
     d = Daemon(tmp_path, cfg)
