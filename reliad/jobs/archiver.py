@@ -94,7 +94,6 @@ class Archiver:
         self._seg_chunks: list[list[Any]] = []
         self._links: dict[tuple[int, int], Entry] = {}
         self._last_path: bytes | None = None
-        pipeline.on_written = self._release
 
     # -- entry bookkeeping -------------------------------------------------------------
     def _queue(self, entry: Entry) -> None:

@@ -131,7 +131,7 @@ def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: R
              base["id"] if base else None)
     writer = PackWriter(repo.storage, bid, repo.config.pack_size, cipher=cipher)
     manifest = ManifestWriter(tmp_dir=config.state_dir, cipher=cipher, name=f"manifests/{bid}")
-    pipeline = FramePipeline(writer, policy.compression_level, on_written=lambda: None)
+    pipeline = FramePipeline(writer, policy.compression_level)
     try:
         run_before(policy, btype)
         ref = RefCursor(repo.entries(base["id"])) if base else None

@@ -1,15 +1,16 @@
 """Turning content into frames in packs, in parallel but in order.
 
-Compression runs in a thread pool (zstandard and crc32c release the GIL); frames are written
-in submission order, so a full backup's packs concatenate into one valid tar stream. The
-number of frames in flight is bounded, which bounds memory however large the source is.
+Compression runs in a thread pool (zstandard, crc32c and blake3 release the GIL); frames are
+written in submission order by a writer thread, so a full backup's packs concatenate into one
+valid tar stream. The raw bytes in flight are bounded, which bounds memory however large the
+source is.
 """
 
 from __future__ import annotations
 
 import os
-from collections import deque
-from collections.abc import Callable
+import queue
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -109,9 +110,12 @@ def chunk_hash(data: bytes | memoryview) -> str:
     return blake3.blake3(data).hexdigest(length=16)
 
 
-def _encode(raw: bytes | bytearray | memoryview, level: int, chunks: list[Chunk]) -> tuple[bytes, int]:
+def _encode(raw: bytes | bytearray | memoryview, level: int, chunks: list[Chunk],
+            want_crc: bool) -> tuple[bytes, int]:
     """Worker side: compress the frame, and checksum each chunk's raw slice unless the
-    main thread already had to (to look for it in the reference backup)."""
+    main thread already had to (to look for it in the reference backup). The CRC32C of the
+    compressed bytes is skipped when the frame is to be sealed: the writer checksums the
+    envelope instead."""
     view = memoryview(raw)
     for c in chunks:
         if c[6] is None:
@@ -119,48 +123,85 @@ def _encode(raw: bytes | bytearray | memoryview, level: int, chunks: list[Chunk]
             c[6] = crc32c.crc32c(piece)
             c[7] = chunk_hash(piece)
     stored = codec.compress(raw, level)
-    return stored, crc32c.crc32c(stored)
+    return stored, crc32c.crc32c(stored) if want_crc else 0
 
 
 class FramePipeline:
-    """Compresses frames in worker threads and writes them in order.
+    """Compresses frames in worker threads and writes them, in submission order, from a
+    writer thread of its own.
 
-    Each frame carries the chunk records whose location it fills in once written;
-    `on_written` lets the caller release entries whose chunks are all placed.
+    The caller's thread (the archiver: walking, reading, chunking) only queues frames; it
+    waits only when `window` bytes of raw content are in flight. Before, it wrote each
+    frame itself and so waited for the oldest frame's compression whenever one large frame
+    was still being compressed while the other workers sat idle.
+
+    A frame carries the chunk records whose place it fills in once written. The writer sets
+    a record's pack name last, so a record with a pack name is complete: that is how the
+    caller tells which entries can go into the manifest (`placed`).
     """
 
-    def __init__(self, writer: PackWriter, level: int, on_written: Callable[[], None],
-                 workers: int | None = None) -> None:
+    def __init__(self, writer: PackWriter, level: int, workers: int | None = None,
+                 window: int = 16 << 20) -> None:
         self.writer = writer
         self.level = level
-        self.on_written = on_written
         n = workers or max(1, min(4, os.cpu_count() or 1))
         self.pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="reliad-compress")
-        self.inflight: deque[tuple[Future[tuple[bytes, int]], list[Chunk]]] = deque()
-        # Two frames beyond the ones compressing keep the workers fed; more only adds memory
-        # (each holds up to a 4 MiB chunk) and, measured on 2 cores, no speed.
-        self.max_inflight = n + 2
+        self.window = window
+        self._seal = writer.cipher is not None
+        self._queue: queue.SimpleQueue[tuple[Future[tuple[bytes, int]], list[Chunk], int] | None] = \
+            queue.SimpleQueue()
+        self._cond = threading.Condition()
+        self._inflight = 0  # raw bytes submitted and not yet written
+        self._frames = 0  # frames submitted and not yet written
+        self._error: BaseException | None = None
+        self._stopping = False
+        self._thread = threading.Thread(target=self._write_loop, name="reliad-write", daemon=True)
+        self._thread.start()
 
     def submit(self, raw: bytes | bytearray | memoryview, chunks: list[Chunk]) -> None:
         """Queue a frame; the caller must not change `raw` afterwards (it is not copied)."""
-        self.inflight.append((self.pool.submit(_encode, raw, self.level, chunks), chunks))
-        while len(self.inflight) > self.max_inflight:
-            self._write_one()
-
-    def _write_one(self) -> None:
-        fut, chunks = self.inflight.popleft()
-        compressed, crc = fut.result()
-        pack, off, length, crc = self.writer.write(compressed, crc)
-        for c in chunks:
-            c[0], c[1], c[2], c[3] = pack, off, length, crc
-        self.on_written()
+        size = len(raw)
+        with self._cond:
+            self._cond.wait_for(lambda: self._error is not None or self._frames == 0
+                                or self._inflight + size <= self.window)
+            self._raise_error()
+            self._inflight += size
+            self._frames += 1
+        self._queue.put((self.pool.submit(_encode, raw, self.level, chunks, not self._seal), chunks, size))
 
     def drain(self) -> None:
-        while self.inflight:
-            self._write_one()
+        """Wait until every queued frame is written; raises the first failure."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._error is not None or self._frames == 0)
+            self._raise_error()
 
     def shutdown(self) -> None:
-        for fut, _ in self.inflight:
-            fut.cancel()
-        self.inflight.clear()
-        self.pool.shutdown(wait=True)
+        """Stop the writer thread and the workers; frames not yet written are dropped."""
+        self._stopping = True
+        self._queue.put(None)
+        self._thread.join()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _write_loop(self) -> None:
+        while (item := self._queue.get()) is not None:
+            fut, chunks, size = item
+            if self._error is None and not self._stopping:
+                try:
+                    compressed, crc = fut.result()
+                    pack, off, length, crc = self.writer.write(compressed, crc)
+                    for c in chunks:
+                        c[1], c[2], c[3] = off, length, crc
+                        c[0] = pack  # last: a record with a pack name is complete
+                except BaseException as e:  # handed to the caller's thread
+                    with self._cond:
+                        self._error = e
+            else:
+                fut.cancel()
+            with self._cond:
+                self._inflight -= size
+                self._frames -= 1
+                self._cond.notify_all()

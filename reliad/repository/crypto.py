@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -30,10 +31,6 @@ TAG = 16
 OVERHEAD = HEAD.size + NONCE + TAG  # bytes an envelope adds to its plaintext
 MAX_SEALED = 1 << 30  # no writer makes envelopes this large; a larger length is damage
 CIPHER_NAME = "AES-256-GCM"
-
-
-def envelope(sealed: bytes) -> bytes:
-    return HEAD.pack(len(sealed), crc32c.crc32c(sealed)) + sealed
 
 
 def parse_head(head: bytes, where: str) -> tuple[int, int]:
@@ -98,16 +95,51 @@ def _aad(kind: bytes, repo_id: str, name: str, position: int) -> bytes:
     return b"reliad/" + kind + b"/v1\0" + repo_id.encode() + b"\0" + name.encode() + b"\0" + struct.pack(">Q", position)
 
 
+class _Nonces:
+    """Random 96-bit GCM nonces, taken from the OS a few thousand at a time.
+
+    One getrandom() per frame released and re-took the GIL for 12 bytes; with compression
+    threads busy, that hand-off cost about 1 ms a frame on the backup's main thread
+    (cProfile: 0.43 s for 335 frames). The nonces stay random, so uniqueness does not
+    depend on any counter surviving a crash; a forked child refills before its first use,
+    so parent and child never share a nonce.
+    """
+
+    BATCH = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = -1
+        self._buf = b""
+        self._pos = 0
+
+    def take(self) -> bytes:
+        with self._lock:
+            if self._pos >= len(self._buf) or self._pid != os.getpid():
+                self._buf, self._pos, self._pid = os.urandom(NONCE * self.BATCH), 0, os.getpid()
+            nonce = self._buf[self._pos:self._pos + NONCE]
+            self._pos += NONCE
+            return nonce
+
+
 class Cipher:
     """The data key of one repository, and the rules binding each envelope to its place."""
 
     def __init__(self, data_key: bytes, repo_id: str) -> None:
         self._aead = AESGCM(data_key)
         self.repo_id = repo_id
+        self._nonces = _Nonces()
 
-    def _seal(self, aad: bytes, plain: bytes | memoryview) -> bytes:
-        nonce = os.urandom(NONCE)
-        return envelope(nonce + self._aead.encrypt(nonce, bytes(plain), aad))
+    def _seal(self, aad: bytes, plain: bytes | memoryview) -> bytearray:
+        """The whole envelope, built in one buffer: frames are up to a few MiB, and each
+        copy of a concatenation costs a fresh allocation of that size."""
+        nonce = self._nonces.take()
+        out = bytearray(OVERHEAD + len(plain))
+        with memoryview(out) as view:
+            view[HEAD.size:HEAD.size + NONCE] = nonce
+            self._aead.encrypt_into(nonce, plain, aad, view[HEAD.size + NONCE:])
+            HEAD.pack_into(out, 0, len(out) - HEAD.size, crc32c.crc32c(view[HEAD.size:]))
+        return out
 
     def _open(self, aad: bytes, sealed: bytes, where: str) -> bytes:
         try:
@@ -116,14 +148,14 @@ class Cipher:
             raise DamageError(f"{where}: authentication failed (the data was altered, moved or swapped)") from None
 
     # -- pack frames: bound to the pack and the offset they were written at ------------------
-    def seal_frame(self, pack: str, offset: int, compressed: bytes) -> bytes:
+    def seal_frame(self, pack: str, offset: int, compressed: bytes) -> bytearray:
         return self._seal(_aad(b"frame", self.repo_id, pack, offset), compressed)
 
     def open_frame(self, pack: str, offset: int, stored: bytes, where: str) -> bytes:
         return self._open(_aad(b"frame", self.repo_id, pack, offset), unwrap(stored, where), where)
 
     # -- sealed objects: bound to the object name and the record index ---------------------
-    def seal_record(self, name: str, index: int, plain: bytes) -> bytes:
+    def seal_record(self, name: str, index: int, plain: bytes) -> bytearray:
         return self._seal(_aad(b"object", self.repo_id, name, index), plain)
 
     def open_record(self, name: str, index: int, sealed: bytes, where: str) -> bytes:
