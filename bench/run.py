@@ -69,6 +69,7 @@ class Measured:
     seconds: float
     rss_mib: float
     stdout: str
+    cpu_s: float = 0.0  # user + system time of the step's processes: far steadier than wall time on a shared machine
 
 
 class RssPoller:
@@ -114,7 +115,7 @@ def measure(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None
         rss_file = tf.name
     cmd = ["bash", "-o", "pipefail", "-c", argv[0]] if shell else list(argv)
     if time_bin:
-        cmd = [time_bin, "-f", "%M", "-o", rss_file, *cmd]
+        cmd = [time_bin, "-f", "%M %U %S", "-o", rss_file, *cmd]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=full_env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     poller = RssPoller(proc.pid)
@@ -122,14 +123,17 @@ def measure(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None
     polled = poller.stop()
     subprocess.run(["sync"], check=True)
     seconds = time.perf_counter() - t0
-    try:
-        kib = int(Path(rss_file).read_text().split()[-1]) if time_bin else 0
-    except (ValueError, IndexError):
-        kib = 0
+    kib, cpu = 0, 0.0
+    if time_bin:
+        try:
+            fields = Path(rss_file).read_text().split()
+            kib, cpu = int(fields[-3]), float(fields[-2]) + float(fields[-1])
+        except (ValueError, IndexError):
+            pass
     os.unlink(rss_file)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited with {proc.returncode}:\n{err.decode(errors='replace')[-2000:]}")
-    return Measured(seconds, max(kib * 1024, polled) / MiB, out.decode(errors="replace"))
+    return Measured(seconds, max(kib * 1024, polled) / MiB, out.decode(errors="replace"), cpu)
 
 
 def tree_size(path: Path) -> int:
@@ -424,8 +428,10 @@ def scale_run(work: Path, counts: list[int], size: int, log: Callable[[str], Non
         tool.init()
         full = tool.full()
         incr = tool.incremental()
-        row = {"files": n, "full_s": full.seconds, "full_rss_mib": full.rss_mib, "us_per_file": full.seconds / n * 1e6,
-               "incr_s": incr.seconds, "incr_rss_mib": incr.rss_mib, "repo_mib": tool.repo_bytes() / MiB}
+        row = {"files": n, "full_s": full.seconds, "full_cpu_s": full.cpu_s, "full_rss_mib": full.rss_mib,
+               "us_per_file": full.seconds / n * 1e6, "cpu_us_per_file": full.cpu_s / n * 1e6,
+               "incr_s": incr.seconds, "incr_cpu_s": incr.cpu_s, "incr_rss_mib": incr.rss_mib,
+               "repo_mib": tool.repo_bytes() / MiB}
         log(json.dumps(row))
         rows.append(row)
         shutil.rmtree(scratch)
@@ -487,11 +493,12 @@ def main(argv: list[str] | None = None) -> int:
     a.work.mkdir(parents=True, exist_ok=True)
     if a.scale_files:
         rows = scale_run(a.work, [int(x) for x in a.scale_files.split(",")], a.file_size, log)
-        print("| files | full (s) | us/file | peak RSS full (MiB) | unchanged incremental (s) | peak RSS incr (MiB) |")
-        print("|---|---|---|---|---|---|")
+        print("| files | full (s) | us/file | CPU us/file | peak RSS full (MiB) | unchanged incremental (s) "
+              "| incr CPU (s) | peak RSS incr (MiB) |")
+        print("|---|---|---|---|---|---|---|---|")
         for r in rows:
-            print(f"| {r['files']} | {r['full_s']:.1f} | {r['us_per_file']:.1f} | {r['full_rss_mib']:.0f} "
-                  f"| {r['incr_s']:.1f} | {r['incr_rss_mib']:.0f} |")
+            print(f"| {r['files']} | {r['full_s']:.1f} | {r['us_per_file']:.1f} | {r['cpu_us_per_file']:.1f} "
+                  f"| {r['full_rss_mib']:.0f} | {r['incr_s']:.1f} | {r['incr_cpu_s']:.1f} | {r['incr_rss_mib']:.0f} |")
         if a.json_out:
             a.json_out.write_text(json.dumps({"scale_run": rows, "file_size": a.file_size}, indent=2))
         return 0
