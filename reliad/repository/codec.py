@@ -38,8 +38,26 @@ def compress(raw: bytes | memoryview, level: int) -> bytes:
     return _compressor(level).compress(raw)
 
 
+_ONE_CALL_MAX = 1 << 30  # a larger content size in a frame header is damage: stream it instead
+
+
 def decompress(stored: bytes, where: str) -> bytes:
-    """Decompress one frame; `where` names the object in the error when it is damaged."""
+    """Decompress one frame; `where` names the object in the error when it is damaged.
+
+    A frame as writers make it (its content size in the header) is decompressed in one call
+    into a buffer of exactly that size, without the streaming path's pieces and their final
+    copy. Anything else, an error included, takes the streaming path, which names the
+    damage. A content size of 0 always streams: the one-call path returns b"" for it
+    without looking at the rest of the input."""
+    try:
+        size = zstandard.frame_content_size(stored)
+    except zstandard.ZstdError:
+        size = -1
+    if 0 < size <= _ONE_CALL_MAX:
+        try:
+            return _decompressor().decompress(stored, allow_extra_data=False)
+        except zstandard.ZstdError:
+            pass
     try:
         obj = _decompressor().decompressobj()
         raw = obj.decompress(stored)

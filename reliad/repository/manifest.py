@@ -18,8 +18,10 @@ In an encrypted repository each of those zstd frames is sealed in an envelope in
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import json
+import json.scanner
 import os
 import re
 import struct
@@ -113,30 +115,58 @@ class Entry:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Entry:
+        get = d.get  # a bound method and positional fields: this runs once per entry of every manifest read
         path = _get_bytes(d, "path")
-        if path is None or not isinstance(d.get("type"), str):
+        kind = get("type")
+        if path is None or not isinstance(kind, str):
             raise ValueError("entry without path or type")
-        if d["type"] not in ENTRY_TYPES:
-            raise ValueError(f"entry {path!r} has unknown type {d['type']!r}")
-        if d["type"] in ("symlink", "hardlink") and _get_bytes(d, "target") is None:
-            raise ValueError(f"{d['type']} entry {path!r} has no target")
-        chunks = d.get("chunks", [])
-        if not isinstance(chunks, list) or not all(_valid_chunk(c) for c in chunks):
+        if kind not in ENTRY_TYPES:
+            raise ValueError(f"entry {path!r} has unknown type {kind!r}")
+        target = _get_bytes(d, "target")
+        if target is None and kind in ("symlink", "hardlink"):
+            raise ValueError(f"{kind} entry {path!r} has no target")
+        chunks = get("chunks", [])
+        if not isinstance(chunks, list) or not all(map(_valid_chunk, chunks)):
             raise ValueError(f"entry {path!r} has a malformed chunk list")
-        return cls(
-            path=path, type=d["type"], mode=int(d.get("mode", 0)), uid=int(d.get("uid", 0)),
-            gid=int(d.get("gid", 0)), mtime_ns=int(d.get("mtime_ns", 0)),
-            ctime_ns=int(d.get("ctime_ns", 0)), ino=int(d.get("ino", 0)), size=int(d.get("size", 0)),
-            chunks=chunks, target=_get_bytes(d, "target"), rdev=int(d.get("rdev", 0)),
-            flags=list(d.get("flags", [])),
-        )
+        return cls(path, kind, int(get("mode", 0)), int(get("uid", 0)), int(get("gid", 0)),
+                   int(get("mtime_ns", 0)), int(get("ctime_ns", 0)), int(get("ino", 0)), int(get("size", 0)),
+                   chunks, target, int(get("rdev", 0)), list(get("flags", ())))
+
+
+_SIX_INTS = (int,) * 6
+
+
+@functools.lru_cache(maxsize=4096)
+def _valid_pack(name: str) -> bool:
+    """Pack names repeat across a manifest's chunks: each is matched once."""
+    return PACK_RE.match(name) is not None
 
 
 def _valid_chunk(c: Any) -> bool:
     """A chunk record of the right shape, naming a pack inside data/ (a forged or damaged
     manifest must not make a reader open some other file)."""
-    return (isinstance(c, list) and len(c) == 8 and isinstance(c[0], str) and PACK_RE.match(c[0]) is not None
-            and all(type(v) is int and v >= 0 for v in c[1:7]) and (c[7] is None or isinstance(c[7], str)))
+    if not (isinstance(c, list) and len(c) == 8 and isinstance(c[0], str) and _valid_pack(c[0])):
+        return False
+    numbers = c[1:7]
+    return (tuple(map(type, numbers)) == _SIX_INTS and min(numbers) >= 0
+            and (c[7] is None or isinstance(c[7], str)))
+
+
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner json.loads ends in
+
+
+def _load_line(line: bytes) -> Any:
+    """json.loads(line) for one manifest line, without its layers of Python calls when the
+    line is what writers make: one ASCII JSON value (and its newline); anything else takes
+    json.loads itself, so what is accepted and every error stay exactly json.loads's."""
+    try:
+        text = line.decode("ascii")
+        value, end = _SCAN(text, 0)
+        if end == len(text) or (end == len(text) - 1 and text[end] == "\n"):
+            return value
+    except (ValueError, StopIteration):
+        pass
+    return json.loads(line)
 
 
 class ManifestWriter:
@@ -245,7 +275,7 @@ def iter_entries(stream: BinaryIO, where: str) -> Iterator[Entry]:
                 first = False
                 continue
             try:
-                entry = Entry.from_json(json.loads(line))
+                entry = Entry.from_json(_load_line(line))
             except (ValueError, TypeError, AttributeError) as e:
                 raise DamageError(f"{where}: damaged manifest entry ({e})") from None
             yield entry
@@ -261,7 +291,7 @@ def iter_sealed_entries(cipher: Cipher, stream: BinaryIO, name: str) -> Iterator
             continue
         for line in raw.splitlines():
             try:
-                yield Entry.from_json(json.loads(line))
+                yield Entry.from_json(_load_line(line))
             except (ValueError, TypeError, AttributeError) as e:
                 raise DamageError(f"{name}: damaged manifest entry ({e})") from None
 

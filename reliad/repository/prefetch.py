@@ -3,7 +3,10 @@
 Restore and verify walk a manifest in order and need, entry by entry, the frames that the
 entry's chunks live in. Reading a frame, checking its CRC32C and decompressing it all
 release the GIL, so a few threads decoding the next frames keep every core busy while the
-caller's thread writes files or checks slices. The window is counted in frames, so memory
+caller's thread writes files. The workers also check the raw CRC32C of every chunk
+already planned in a frame while it is hot in their cache, so the caller's thread (the one
+that runs Python, hence the bottleneck) mostly just hands out slices. The window is
+counted in frames, so memory
 stays bounded however large a file or a backup is; neighbouring small files share a frame,
 which is decoded once for all of them.
 
@@ -29,6 +32,8 @@ from reliad.repository.repo import Repository, pack_object
 
 Chunk = list[Any]
 FrameKey = tuple[str, int, int, int]
+Slice = tuple[int, int, int]  # raw_offset, raw_length, raw_crc32c: a chunk's place in its frame
+Decoded = tuple[bytes, set[Slice]]  # a frame's raw bytes and the slices of it found intact
 
 
 class FrameStream:
@@ -52,7 +57,8 @@ class FrameStream:
         self._scan_e = 0  # next chunk to schedule: entry index in _look ...
         self._scan_c = 0  # ... and chunk index in its plan
         self._used = 0  # chunks of the head entry handed out so far
-        self._frames: dict[FrameKey, list[Any]] = {}  # key -> [future, scheduled but unused chunks]
+        # key -> [future, scheduled but unused chunks, chunks planned in it for the worker to check]
+        self._frames: dict[FrameKey, list[Any]] = {}
         self._ended = False
         self._error: BaseException | None = None  # a damaged manifest, raised when reached
 
@@ -85,13 +91,14 @@ class FrameStream:
             self._unref((c[0], c[1], c[2], c[3]))
         key: FrameKey = (chunk[0], chunk[1], chunk[2], chunk[3])
         try:
-            raw = self._frames[key][0].result()
+            raw, good = self._frames[key][0].result()
         finally:
             self._unref(key)
             self._fill()
-        roff, rlen = chunk[4], chunk[5]
+        roff, rlen, rcrc = chunk[4], chunk[5], chunk[6]
         data = memoryview(raw)[roff:roff + rlen]
-        if len(data) != rlen or crc32c.crc32c(data) != chunk[6]:
+        # a chunk planned after its frame's worker had started is checked here
+        if (roff, rlen, rcrc) not in good and (len(data) != rlen or crc32c.crc32c(data) != rcrc):
             raise DamageError(f"{pack_object(chunk[0])}@{chunk[1]}: content CRC32C mismatch")
         return data
 
@@ -128,9 +135,24 @@ class FrameStream:
             key: FrameKey = (c[0], c[1], c[2], c[3])
             slot = self._frames.get(key)
             if slot is None:
-                slot = self._frames[key] = [self._pool.submit(self.repo.load_frame, *key), 0]
+                planned: list[Chunk] = []
+                slot = self._frames[key] = [self._pool.submit(self._decode, key, planned), 0, planned]
             slot[1] += 1
+            slot[2].append(c)
             self._scan_c += 1
+
+    def _decode(self, key: FrameKey, planned: list[Chunk]) -> Decoded:
+        """In a worker: read and decode one frame, then check the chunks planned in it so
+        far (the caller's thread may still be adding some; it checks those itself)."""
+        raw = self.repo.load_frame(*key)
+        view = memoryview(raw)
+        size = len(raw)
+        good: set[Slice] = set()
+        for c in planned[:]:
+            roff, rlen, rcrc = c[4], c[5], c[6]
+            if roff + rlen <= size and crc32c.crc32c(view[roff:roff + rlen]) == rcrc:
+                good.add((roff, rlen, rcrc))
+        return raw, good
 
     def _unref(self, key: FrameKey) -> None:
         slot = self._frames[key]
