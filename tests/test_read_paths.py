@@ -13,8 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reliad.errors import DamageError
+from reliad.jobs.verify import _pack_sums
 from reliad.repository import codec
-from reliad.repository.manifest import _load_line, _valid_chunk
+from reliad.repository.manifest import _load_line, _valid_chunk, parse_entry
 
 PACK = "20261129T003048.964367Z-2eab24/000001"
 
@@ -112,3 +113,20 @@ def test_manifest_line_parser_matches_json_loads(line):
 def test_damaged_manifest_lines_parse_as_json_loads_parses_them(at, blob):
     line = GOOD[:at] + blob + GOOD[at + len(blob):]
     assert _new_load(line) == _old_load(line)
+
+
+def test_an_entry_with_an_infinite_number_is_damage():
+    with pytest.raises(DamageError, match="damaged manifest entry"):
+        parse_entry(b'{"path":"a","type":"file","mtime_ns":1e999}', "m")
+
+
+BID = PACK.split("/")[0]
+
+
+@pytest.mark.parametrize("sums", [[1], {PACK: {"size": 1}}, {PACK: {"size": 1, "crc32c": "x"}}, {PACK: 3},
+                                  {"../../etc/1": {"size": 1, "crc32c": 2}}, {"other/000001": {"size": 1, "crc32c": 2}}])
+def test_a_damaged_pack_sums_header_is_damage(sums):
+    """`--mode fast` reads the header without the manifest's checksum."""
+    with pytest.raises(DamageError, match="pack_sums"):
+        _pack_sums({"pack_sums": sums}, BID)
+    assert _pack_sums({"pack_sums": {PACK: {"size": 1, "crc32c": 2}}}, BID) == {PACK: {"size": 1, "crc32c": 2}}

@@ -12,7 +12,8 @@ byte  compares each file's stored content with the live source, byte for byte; a
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,13 +21,14 @@ from reliad.catalog import Catalog
 from reliad.errors import DamageError, RepositoryError
 from reliad.repository import Repository, codec
 from reliad.repository.crypto import HEAD, check_envelopes, parse_head
-from reliad.repository.manifest import Entry, display_path
+from reliad.repository.manifest import PACK_RE, Entry, display_path, parse_entry
 from reliad.repository.prefetch import FrameStream
 from reliad.repository.repo import pack_object
 from reliad.sources.dump import VIRTUAL_ROOT
 from reliad.timeutil import iso, utcnow
 
 MODES = ("fast", "crc", "byte")
+_CONTENT = ("file", "hardlink")  # the entry types that have content to check
 
 
 @dataclass
@@ -48,6 +50,18 @@ class Report:
                 "decrypted": self.decrypted}
 
 
+def _pack_sums(header: dict[str, Any], bid: str) -> dict[str, dict[str, int]]:
+    """The header's record of the backup's own packs, checked for shape: `--mode fast` reads
+    the header without checking the manifest's checksum, so a damaged one must fail here as
+    damage (not as a KeyError), and must not name an object outside the backup's packs."""
+    sums = header.get("pack_sums") or {}
+    if not isinstance(sums, dict) or not all(
+            isinstance(pack, str) and PACK_RE.match(pack) and pack.startswith(bid + "/") and isinstance(want, dict)
+            and type(want.get("size")) is int and type(want.get("crc32c")) is int for pack, want in sums.items()):
+        raise DamageError(f"manifests/{bid}: the header's pack_sums is damaged")
+    return sums
+
+
 def _shown(e: Entry) -> str:
     return display_path(e.path)
 
@@ -62,6 +76,9 @@ class Verifier:
         self._bad_packs: set[str] = set()  # packs already blamed on some path
         self._good_slices: set[int] = set()
         self._covered: dict[str, dict[int, int]] = {}  # own-pack frames the chunks led to
+        # manifest lines (by hash) whose entries verified clean in this run, file content or not
+        self._clean_files: set[int] = set()
+        self._clean_other: set[int] = set()
 
     def run(self, backup_ids: list[str]) -> Report:
         if self.repo.encrypted and self.repo.cipher is None:
@@ -86,12 +103,17 @@ class Verifier:
         elif mode == "fast":
             self.repo.manifest_trailer(bid)
         header = self.repo.header(bid)
-        own: dict[str, dict[str, int]] = header.get("pack_sums") or {}
+        own = _pack_sums(header, bid)
         if mode == "crc":
-            stream = FrameStream(self.repo, self.repo.entries(bid), self._crc_plan)
+            keys: deque[int] = deque()  # the line hash of each entry the stream yields, in order
+            stream = FrameStream(self.repo, self._unseen(bid, keys), self._crc_plan)
             try:
                 for entry, _ in stream:
+                    key = keys.popleft()
+                    damaged = len(self.report.damaged)
                     self._entry(bid, entry, stream)
+                    if len(self.report.damaged) == damaged:
+                        (self._clean_files if entry.type in _CONTENT else self._clean_other).add(key)
                     if self.progress:
                         self.progress(self.report)
             finally:
@@ -116,6 +138,22 @@ class Verifier:
                 self._bad_packs.add(pack)
                 self.report.damage(bid, None, f"{e} (in bytes no file's content uses: tar headers or padding)"
                                    if mode == "crc" else str(e))
+
+    def _unseen(self, bid: str, keys: deque[int]) -> Iterator[Entry]:
+        """The entries of a backup, less those whose manifest line is byte for byte one that
+        already verified clean in this run: an incremental repeats most lines of the backup it
+        builds on, and such a line's chunks are slices already proven intact, so it is only
+        counted, not parsed and checked again. (The manifest's own bytes are still all read
+        and checked: every record is opened.)"""
+        name = f"manifests/{bid}"
+        for line in self.repo.entry_lines(bid):
+            key = hash(line)
+            if key in self._clean_files:
+                self.report.files += 1
+            elif key not in self._clean_other:
+                entry = parse_entry(line, name)
+                keys.append(key)
+                yield entry
 
     def _check_size(self, pack: str, need: int, exact: bool = False) -> None:
         """A pack exists and holds `need` bytes: at least (a frame some path uses lies
@@ -179,7 +217,7 @@ class Verifier:
             raise DamageError(problem)
 
     def _entry(self, bid: str, entry: Entry, stream: FrameStream | None = None) -> None:
-        if entry.type not in ("file", "hardlink"):
+        if entry.type not in _CONTENT:
             return
         self.report.files += 1
         if self.report.mode == "fast":
@@ -206,7 +244,7 @@ class Verifier:
         """The chunks `_crc` will read, for the stream to decode ahead: not those in a frame
         known bad or a slice already proven good (an incremental's chunks mostly point into
         frames its full backup's check has read)."""
-        if entry.type not in ("file", "hardlink"):
+        if entry.type not in _CONTENT:
             return []
         return [c for c in entry.chunks
                 if (c[0], c[1]) not in self._bad_frames and self._slice_key(c) not in self._good_slices]

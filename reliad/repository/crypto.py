@@ -43,10 +43,11 @@ def parse_head(head: bytes, where: str) -> tuple[int, int]:
     return length, crc
 
 
-def unwrap(stored: bytes, where: str) -> bytes:
-    """The sealed part of one envelope, after checking its length and CRC (no key needed)."""
+def unwrap(stored: bytes, where: str) -> memoryview:
+    """The sealed part of one envelope, after checking its length and CRC (no key needed);
+    a view, not a copy (a pack frame is up to a few MiB, and every one is opened)."""
     length, crc = parse_head(stored[:HEAD.size], where)
-    sealed = stored[HEAD.size:]
+    sealed = memoryview(stored)[HEAD.size:]
     if len(sealed) != length:
         raise DamageError(f"{where}: envelope says {length} bytes, {len(sealed)} are stored")
     if crc32c.crc32c(sealed) != crc:
@@ -141,9 +142,10 @@ class Cipher:
             HEAD.pack_into(out, 0, len(out) - HEAD.size, crc32c.crc32c(view[HEAD.size:]))
         return out
 
-    def _open(self, aad: bytes, sealed: bytes, where: str) -> bytes:
+    def _open(self, aad: bytes, sealed: bytes | memoryview, where: str) -> bytes:
+        view = memoryview(sealed)  # slices of a view copy nothing
         try:
-            return self._aead.decrypt(sealed[:NONCE], sealed[NONCE:], aad)
+            return self._aead.decrypt(view[:NONCE], view[NONCE:], aad)
         except InvalidTag:
             raise DamageError(f"{where}: authentication failed (the data was altered, moved or swapped)") from None
 
@@ -158,7 +160,7 @@ class Cipher:
     def seal_record(self, name: str, index: int, plain: bytes) -> bytearray:
         return self._seal(_aad(b"object", self.repo_id, name, index), plain)
 
-    def open_record(self, name: str, index: int, sealed: bytes, where: str) -> bytes:
+    def open_record(self, name: str, index: int, sealed: bytes | memoryview, where: str) -> bytes:
         return self._open(_aad(b"object", self.repo_id, name, index), sealed, where)
 
     def seal_object(self, name: str, records: list[bytes]) -> bytes:

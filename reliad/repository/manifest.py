@@ -264,8 +264,16 @@ def parse_trailer(tail: bytes, size: int, where: str) -> int:
     return crc
 
 
-def iter_entries(stream: BinaryIO, where: str) -> Iterator[Entry]:
-    """Stream the entries of a manifest (the header frame is skipped)."""
+def parse_entry(line: bytes, where: str) -> Entry:
+    """One manifest line as an entry; `where` names the manifest when the line is damaged."""
+    try:
+        return Entry.from_json(_load_line(line))
+    except (ValueError, TypeError, AttributeError, OverflowError) as e:  # OverflowError: int(1e999)
+        raise DamageError(f"{where}: damaged manifest entry ({e})") from None
+
+
+def iter_lines(stream: BinaryIO, where: str) -> Iterator[bytes]:
+    """The entry lines of a manifest, unparsed (the header frame is skipped)."""
     reader = zstandard.ZstdDecompressor().stream_reader(stream, read_across_frames=True)
     text = io.BufferedReader(reader, buffer_size=1 << 20)  # type: ignore[arg-type]
     try:
@@ -274,26 +282,17 @@ def iter_entries(stream: BinaryIO, where: str) -> Iterator[Entry]:
             if first:
                 first = False
                 continue
-            try:
-                entry = Entry.from_json(_load_line(line))
-            except (ValueError, TypeError, AttributeError) as e:
-                raise DamageError(f"{where}: damaged manifest entry ({e})") from None
-            yield entry
+            yield line
     except zstandard.ZstdError as e:
         raise DamageError(f"{where}: manifest does not decompress ({e})") from None
 
 
-def iter_sealed_entries(cipher: Cipher, stream: BinaryIO, name: str) -> Iterator[Entry]:
-    """Stream the entries of an encrypted manifest: every record is opened, the header's too."""
+def iter_sealed_lines(cipher: Cipher, stream: BinaryIO, name: str) -> Iterator[bytes]:
+    """The entry lines of an encrypted manifest, unparsed: every record is opened, the header's too."""
     for i, record in enumerate(cipher.iter_records(stream, name)):
         raw = codec.decompress(record, f"{name} record {i}")
-        if i == 0:
-            continue
-        for line in raw.splitlines():
-            try:
-                yield Entry.from_json(_load_line(line))
-            except (ValueError, TypeError, AttributeError) as e:
-                raise DamageError(f"{name}: damaged manifest entry ({e})") from None
+        if i:
+            yield from raw.splitlines()
 
 
 def entry_depends(entry: Entry) -> set[str]:

@@ -31,8 +31,9 @@ from reliad.repository.keys import Secret, make_slot, unlock, write_slot
 from reliad.repository.manifest import (
     TRAILER,
     Entry,
-    iter_entries,
-    iter_sealed_entries,
+    iter_lines,
+    iter_sealed_lines,
+    parse_entry,
     parse_header,
     parse_trailer,
     read_header,
@@ -214,15 +215,22 @@ class Repository:
 
     def entries(self, backup_id: str) -> Iterator[Entry]:
         name = f"manifests/{check_backup_id(backup_id)}"
+        for line in self.entry_lines(backup_id):
+            yield parse_entry(line, name)
+
+    def entry_lines(self, backup_id: str) -> Iterator[bytes]:
+        """The manifest's entry lines before parsing (`parse_entry` makes each an Entry):
+        verify skips the parse of a line it has already seen verify clean."""
+        name = f"manifests/{check_backup_id(backup_id)}"
         try:
             stream = self.storage.open_read(name)
         except FileNotFoundError:
             raise RepositoryError(f"{self.storage.location}: no backup {backup_id!r}") from None
         with stream:
             if self.encrypted:
-                yield from iter_sealed_entries(self.need_cipher(), stream, name)
+                yield from iter_sealed_lines(self.need_cipher(), stream, name)
             else:
-                yield from iter_entries(stream, name)
+                yield from iter_lines(stream, name)
 
     # -- other objects (audit copies, catalog exports) ---------------------------
     def put_object(self, name: str, data: bytes) -> None:
