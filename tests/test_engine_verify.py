@@ -18,9 +18,11 @@ from hypothesis import strategies as st
 from reliad.jobs.verify import run_verify
 
 
-@pytest.fixture(scope="module")
-def chain(tmp_path_factory) -> tuple[Reliad, Path, Path, list[str]]:
-    """A full and an incremental on top of it that still points into the full's packs."""
+@pytest.fixture(scope="module", params=["encrypted", "plain"])
+def chain(request, tmp_path_factory) -> tuple[Reliad, Path, Path, list[str]]:
+    """A full and an incremental on top of it that still points into the full's packs, in an
+    encrypted and in a plain repository (whose own-pack check combines the CRC32Cs of the
+    frames already read with those of the bytes between them)."""
     tmp = tmp_path_factory.mktemp("verify")
     tree = tmp / "tree"
     (tree / "d").mkdir(parents=True)
@@ -33,6 +35,8 @@ def chain(tmp_path_factory) -> tuple[Reliad, Path, Path, list[str]]:
     os.symlink("kept.txt", tree / "y-link")
     (tree / "z-empty-dir").mkdir()
     r = Reliad(write_config(tmp / "reliad.toml", [str(tree)]))
+    if request.param == "plain":
+        r.config.write_text(r.config.read_text().replace('path = "repo"\n', 'path = "repo"\nencryption = false\n'))
     full = r.json("backup", "shop", "--type", "full")["id"]
     (tree / "changes.txt").write_text("v2 is longer")
     inc = r.json("backup", "shop", "--type", "incremental")["id"]

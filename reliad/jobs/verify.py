@@ -75,7 +75,8 @@ class Verifier:
         self._bad_frames: dict[tuple[str, int], str] = {}
         self._bad_packs: set[str] = set()  # packs already blamed on some path
         self._good_slices: set[int] = set()
-        self._covered: dict[str, dict[int, int]] = {}  # own-pack frames the chunks led to
+        # own-pack frames read and checked for some chunk: pack -> offset -> (length, CRC32C)
+        self._covered: dict[str, dict[int, tuple[int, int]]] = {}
         # manifest lines (by hash) whose entries verified clean in this run, file content or not
         self._clean_files: set[int] = set()
         self._clean_other: set[int] = set()
@@ -130,7 +131,7 @@ class Verifier:
                 if mode == "crc" and self.repo.encrypted:
                     self._uncovered_frames(pack, want["size"])
                 elif mode == "crc":
-                    self.repo.check_pack(pack, want["size"], want["crc32c"])
+                    self.repo.check_pack(pack, want["size"], want["crc32c"], self._covered.pop(pack, {}))
                 elif mode == "fast":
                     self._check_size(pack, want["size"], exact=True)
                     self._check_store_sum(pack, want["crc32c"])
@@ -179,7 +180,7 @@ class Verifier:
         pos = 0
         while pos < size:
             if pos in covered:
-                pos += covered[pos]
+                pos += covered[pos][0]
                 continue
             where = f"{name}@{pos}"
             length, _ = parse_head(self.repo.storage.get_range(name, pos, HEAD.size), where)
@@ -250,9 +251,8 @@ class Verifier:
                 if (c[0], c[1]) not in self._bad_frames and self._slice_key(c) not in self._good_slices]
 
     def _crc(self, bid: str, entry: Entry, stream: FrameStream | None) -> None:
+        own = bid + "/"
         for c in entry.chunks:
-            if c[0].startswith(bid + "/"):
-                self._covered.setdefault(c[0], {})[c[1]] = c[2]
             key = (c[0], c[1])
             bad = self._bad_frames.get(key)
             if bad:
@@ -269,6 +269,8 @@ class Verifier:
                 self._bad_packs.add(c[0])
                 self.report.damage(bid, _shown(entry), str(e))
                 return
+            if c[0].startswith(own):  # read and checked: the pass over the backup's own packs skips it
+                self._covered.setdefault(c[0], {})[c[1]] = (c[2], c[3])
             self.report.bytes_checked += len(data)
             self._good_slices.add(slice_key)
 

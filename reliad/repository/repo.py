@@ -60,6 +60,25 @@ def pack_object(pack: str) -> str:
     return f"data/{pack}.pack"
 
 
+_ZEROS = bytes(1 << 20)
+
+
+def crc32c_combine(crc_a: int, crc_b: int, length_b: int) -> int:
+    """CRC32C(A + B) from CRC32C(A), CRC32C(B) and len(B), without the bytes of A or B.
+
+    Continuing a CRC over data is affine in the start value: crc32c(B, value=v) equals
+    crc32c(B) xor S(v), where S shifts v through len(B) bytes. Over zero bytes the data adds
+    nothing, so S(v) = ~crc32c(zeros, value=~v): one pass over a buffer of zeros (fast, in
+    the CPU's CRC instruction) instead of reading B again."""
+    v = crc_a ^ 0xFFFFFFFF
+    zeros = memoryview(_ZEROS)
+    while length_b > 0:
+        n = min(length_b, len(zeros))
+        v = crc32c.crc32c(zeros[:n], value=v)
+        length_b -= n
+    return crc_b ^ v ^ 0xFFFFFFFF
+
+
 def new_backup_id(now_compact: str) -> str:
     """Ids sort by time, so listings, tar globs and `list` are oldest first."""
     return f"{now_compact}-{secrets.token_hex(3)}"
@@ -284,22 +303,36 @@ class Repository:
         if crc != want:
             raise DamageError(f"{name}: CRC32C mismatch, the manifest is damaged")
 
-    def check_pack(self, pack: str, size: int, want: int) -> None:
-        """Read a whole pack and compare its length and CRC32C with what its backup recorded."""
+    def check_pack(self, pack: str, size: int, want: int, known: dict[int, tuple[int, int]] | None = None) -> None:
+        """Compare a whole pack's length and CRC32C with what its backup recorded.
+
+        `known` maps the offset of frames already read and checked against their CRC32C to
+        (length, crc32c): their CRCs are combined instead of reading those bytes again, so
+        only the rest (tar headers, padding, frames nothing led to) is read."""
         name = pack_object(pack)
-        crc, got = 0, 0
-        try:
-            fh = self.storage.open_read(name)
-        except FileNotFoundError:
-            raise DamageError(f"{name}: pack is missing") from None
-        with fh:
-            while block := fh.read(1 << 20):
-                crc = crc32c.crc32c(block, value=crc)
-                got += len(block)
-        if got != size:
-            raise DamageError(f"{name}: pack has {got} bytes, its backup recorded {size}")
-        if crc != want:
+        info = self.storage.stat(name)
+        if info is None:
+            raise DamageError(f"{name}: pack is missing")
+        if info.size != size:
+            raise DamageError(f"{name}: pack has {info.size} bytes, its backup recorded {size}")
+        crc = pos = 0
+        for offset, (length, frame_crc) in sorted((known or {}).items()):
+            if offset < pos or offset + length > size:
+                continue  # records that overlap or overrun: those bytes are read instead
+            crc = crc32c_combine(self._crc_range(name, pos, offset, crc), frame_crc, length)
+            pos = offset + length
+        if self._crc_range(name, pos, size, crc) != want:
             raise DamageError(f"{name}: CRC32C mismatch over the whole pack")
+
+    def _crc_range(self, name: str, start: int, end: int, crc: int) -> int:
+        """`crc` continued over bytes start..end of an object, read a MiB at a time."""
+        while start < end:
+            block = self.storage.get_range(name, start, min(end - start, 1 << 20))
+            if not block:
+                raise DamageError(f"{name}: pack is truncated (it ends at {start} bytes)")
+            crc = crc32c.crc32c(block, value=crc)
+            start += len(block)
+        return crc
 
     # -- frames ------------------------------------------------------------------
     def read_stored(self, pack: str, offset: int, length: int) -> bytes:
