@@ -7,6 +7,7 @@ import json
 import re
 from typing import Any
 
+import crc32c
 import pytest
 import zstandard
 from hypothesis import given, settings
@@ -16,6 +17,7 @@ from reliad.errors import DamageError
 from reliad.jobs.verify import _pack_sums
 from reliad.repository import codec
 from reliad.repository.manifest import _load_line, _valid_chunk, parse_entry
+from reliad.repository.repo import crc32c_combine
 
 PACK = "20261129T003048.964367Z-2eab24/000001"
 
@@ -130,3 +132,10 @@ def test_a_damaged_pack_sums_header_is_damage(sums):
     with pytest.raises(DamageError, match="pack_sums"):
         _pack_sums({"pack_sums": sums}, BID)
     assert _pack_sums({"pack_sums": {PACK: {"size": 1, "crc32c": 2}}}, BID) == {PACK: {"size": 1, "crc32c": 2}}
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=st.binary(max_size=300), b=st.binary(max_size=300), zeros=st.sampled_from([0, 1, (1 << 20) - 1, 3 << 20]))
+def test_crc32c_combine_is_the_crc_of_the_concatenation(a, b, zeros):
+    b += bytes(zeros)  # lengths past the zero buffer too
+    assert crc32c_combine(crc32c.crc32c(a), crc32c.crc32c(b), len(b)) == crc32c.crc32c(a + b)
