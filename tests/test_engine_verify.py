@@ -170,3 +170,13 @@ def test_any_flipped_byte_is_found_and_attributed(chain, pick, where, mask):
         assert report.damaged and expected <= found, (obj, offset, found)
     finally:
         _flip(obj, offset, mask)
+
+
+def test_lines_repeated_by_the_incremental_are_still_counted(chain):
+    """crc skips the parse of an incremental's lines that verified clean in its full; the
+    count of files checked is still every file entry of every backup, as fast counts them."""
+    _, repo_dir, _, ids = chain
+    repo = open_repo(repo_dir.parent / "reliad.toml")
+    crc, fast = run_verify(repo, ids, "crc"), run_verify(repo, ids, "fast")
+    assert not crc.damaged and crc.files == fast.files == sum(
+        e.type in ("file", "hardlink") for bid in ids for e in repo.entries(bid))

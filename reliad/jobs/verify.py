@@ -145,16 +145,20 @@ class Verifier:
         already verified clean in this run: an incremental repeats most lines of the backup it
         builds on, and such a line's chunks are slices already proven intact, so it is only
         counted, not parsed and checked again. (The manifest's own bytes are still all read
-        and checked: every record is opened.)"""
+        and checked: every record is opened.) Once a damaged frame is known, every line is
+        checked again, so that every path whose chunk records name that frame is reported."""
         name = f"manifests/{bid}"
         for line in self.repo.entry_lines(bid):
             key = hash(line)
-            if key in self._clean_files:
-                self.report.files += 1
-            elif key not in self._clean_other:
-                entry = parse_entry(line, name)
-                keys.append(key)
-                yield entry
+            if not self._bad_frames:
+                if key in self._clean_files:
+                    self.report.files += 1
+                    continue
+                if key in self._clean_other:
+                    continue
+            entry = parse_entry(line, name)
+            keys.append(key)
+            yield entry
 
     def _check_size(self, pack: str, need: int, exact: bool = False) -> None:
         """A pack exists and holds `need` bytes: at least (a frame some path uses lies
