@@ -325,9 +325,10 @@ class Repository:
             raise DamageError(f"{name}: CRC32C mismatch over the whole pack")
 
     def _crc_range(self, name: str, start: int, end: int, crc: int) -> int:
-        """`crc` continued over bytes start..end of an object, read a MiB at a time."""
+        """`crc` continued over bytes start..end of an object, read up to 8 MiB at a time (few
+        requests to an object store when a whole pack must be read, bounded memory)."""
         while start < end:
-            block = self.storage.get_range(name, start, min(end - start, 1 << 20))
+            block = self.storage.get_range(name, start, min(end - start, 8 << 20))
             if not block:
                 raise DamageError(f"{name}: pack is truncated (it ends at {start} bytes)")
             crc = crc32c.crc32c(block, value=crc)
