@@ -3,6 +3,12 @@
 Every path is created through directory file descriptors opened with O_NOFOLLOW, one
 component at a time, so neither a forged manifest ('..', absolute paths) nor a symlink
 planted in the destination can make a restore write outside DEST.
+
+Restore is disk-bound, so file contents are written by a few threads (as restic does): the
+main thread still walks the manifest in order and creates every directory, file, link and
+node itself (hard links made later find their target; the safety rules above stay in one
+place), then hands each new file's fd and its chunks to the writers, which write them, set
+owner, mode and times and close the fd.
 """
 
 from __future__ import annotations
@@ -10,9 +16,11 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import queue
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from reliad.errors import DamageError, ReliadError
 from reliad.repository import Repository
@@ -22,6 +30,12 @@ from reliad.repository.prefetch import FrameStream
 log = logging.getLogger(__name__)
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _ZERO = bytes(64 << 10)
+_T = TypeVar("_T")
+_WRITERS = 2  # threads writing file contents; more only add GIL hand-offs on small machines
+_BUDGET = 32 << 20  # bytes of decoded frames that queued writes may hold
+_OPEN_FILES = 256  # files created but not yet closed by the writers (each holds an fd)
+_BATCH_BYTES = 1 << 20  # writes go to the threads in batches: one hand-off per batch, not per file
+_BATCH_ITEMS = 64
 
 
 class DirCache:
@@ -80,26 +94,184 @@ def _write_all(fd: int, data: memoryview, pos: int) -> None:
         data, pos = data[n:], pos + n
 
 
-def _write_content(stream: FrameStream, fd: int, entry: Entry, chunks: list[Any]) -> None:
-    """Write chunks, leaving all-zero blocks as holes so sparse files stay sparse; the data
-    between holes goes out in one write per run (a chunk at a time, usually)."""
-    pos = 0
+def _write_chunk(fd: int, data: memoryview, pos: int) -> None:
+    """Write one chunk at `pos`, leaving all-zero 64 KiB blocks as holes so sparse files stay
+    sparse; the data between holes goes out in one write per run (the whole chunk, usually)."""
     block = len(_ZERO)
-    for c in chunks:
-        data = stream.data(c)
-        start = 0  # first byte of the run not written yet
-        for off in range(0, len(data), block):
-            piece = data[off:off + block]
-            if piece[0] == 0 and piece[-1] == 0 and piece.tobytes() == _ZERO[:len(piece)]:
-                if off > start:
-                    _write_all(fd, data[start:off], pos + start)
-                start = off + len(piece)
-        if len(data) > start:
-            _write_all(fd, data[start:], pos + start)
-        pos += len(data)
-    if pos != entry.size:
-        raise DamageError(f"stored content has {pos} bytes, the manifest says {entry.size}")
-    os.ftruncate(fd, pos)
+    start = 0  # first byte of the run not written yet
+    for off in range(0, len(data), block):
+        piece = data[off:off + block]
+        if piece[0] == 0 and piece[-1] == 0 and piece.tobytes() == _ZERO[:len(piece)]:
+            if off > start:
+                _write_all(fd, data[start:off], pos + start)
+            start = off + len(piece)
+    if len(data) > start:
+        _write_all(fd, data[start:], pos + start)
+
+
+def _reason(e: BaseException) -> str:
+    return e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+
+
+class _PendingFile:
+    """A file the main thread created and the writers are filling.
+
+    `refs` counts the queued writes plus one for the main thread, which the file's last
+    write drops: whoever brings it to zero finishes the file, after every write to it.
+    """
+
+    def __init__(self, fd: int, entry: Entry, seq: int, linked: bool) -> None:
+        self.fd = fd
+        self.entry = entry
+        self.seq = seq  # the entry's place in the manifest, so errors are listed in its order
+        self.refs = 1
+        self.error: str | None = None  # the first failure only: a path is reported once
+        self.done = threading.Event() if linked else None  # for hard links that name it
+
+
+_Item = tuple[_PendingFile, int, memoryview | None, bool]  # file, offset, data, last
+
+
+class _Writers:
+    """Threads that write chunks into files the main thread created, then set the files'
+    attributes and close them; finished files come back through `finished`.
+
+    Writes are handed over in batches (many small files, or a few chunks of a large one),
+    so the threads wake once per batch. A chunk is a memoryview into a decoded frame and
+    keeps the whole frame alive until it is written, so the frames held by queued writes
+    are counted, each once, by size, and the main thread waits while they exceed `budget`
+    or while `open_files` files are open. FrameStream hands out views of immutable bytes it
+    never reuses, so a view stays valid after the stream moves on; other buffers are copied.
+    """
+
+    def __init__(self, as_root: bool) -> None:
+        self.as_root = as_root
+        self.budget = _BUDGET
+        self.open_files = max(2, _OPEN_FILES)  # the file being queued cannot finish yet
+        self.finished: queue.SimpleQueue[_PendingFile] = queue.SimpleQueue()
+        self._tasks: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
+        self._lock = threading.Condition(threading.Lock())
+        self._batch: list[_Item] = []  # main thread only, until flushed
+        self._batch_bytes = 0
+        self._held = 0  # bytes of the frames in self._frames
+        self._frames: dict[int, list[int]] = {}  # id(frame) -> [size, queued writes using it]
+        self._opened = 0  # files created (main thread only)
+        self._closed = 0  # files finished (writers, under the lock)
+        self._threads = [threading.Thread(target=self._work, name=f"reliad-write-{i}", daemon=True)
+                         for i in range(_WRITERS)]
+        for t in self._threads:
+            t.start()
+
+    def create(self, make_fd: Callable[[], int], entry: Entry, seq: int, linked: bool) -> _PendingFile:
+        """Create a file with make_fd, once fewer than `open_files` are open."""
+        if self._opened - self._closed >= self.open_files:
+            self.flush()
+        f = _PendingFile(make_fd(), entry, seq, linked)
+        self._opened += 1
+        return f
+
+    def add(self, f: _PendingFile, pos: int, data: memoryview | None, last: bool) -> None:
+        """Queue a write of `data` at `pos` (none: nothing to write); `last` ends the file."""
+        if data is not None:
+            if not isinstance(data.obj, bytes):
+                data = memoryview(data.tobytes())
+            self._batch_bytes += len(data)
+        self._batch.append((f, pos, data, last))
+        if self._batch_bytes >= _BATCH_BYTES or len(self._batch) >= _BATCH_ITEMS:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the batch to the threads, then wait while too much is held or open."""
+        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        with self._lock:
+            for f, _, data, _ in batch:
+                f.refs += 1
+                if data is not None:
+                    self._hold(data.obj)
+            if batch:
+                self._tasks.put(batch)
+            self._lock.wait_for(lambda: self._held <= self.budget and self._opened - self._closed < self.open_files)
+
+    def wait(self, f: _PendingFile) -> None:
+        """Wait until a file made with `linked` is finished."""
+        assert f.done is not None
+        self.flush()
+        f.done.wait()
+
+    def fail(self, f: _PendingFile, reason: str) -> None:
+        with self._lock:
+            if f.error is None:
+                f.error = reason
+
+    def close(self) -> None:
+        """Write everything queued and stop the threads."""
+        if not self._threads:
+            return
+        self.flush()
+        for _ in self._threads:
+            self._tasks.put(None)
+        for t in self._threads:
+            t.join()
+        self._threads.clear()
+
+    def _hold(self, frame: Any) -> None:
+        slot = self._frames.get(id(frame))
+        if slot is None:
+            slot = self._frames[id(frame)] = [len(frame), 0]
+            self._held += slot[0]
+        slot[1] += 1
+
+    def _release(self, frame: Any) -> None:
+        slot = self._frames[id(frame)]
+        slot[1] -= 1
+        if slot[1] == 0:
+            del self._frames[id(frame)]
+            self._held -= slot[0]
+
+    def _work(self) -> None:
+        while (batch := self._tasks.get()) is not None:
+            for f, pos, data, _ in batch:
+                if data is not None and f.error is None:
+                    try:
+                        _write_chunk(f.fd, data, pos)
+                    except Exception as e:  # a thread that died would leave the restore waiting
+                        self.fail(f, _reason(e))
+            ended = []
+            with self._lock:
+                for f, _, data, last in batch:
+                    if data is not None:
+                        self._release(data.obj)
+                    f.refs -= 2 if last else 1
+                    if f.refs == 0:
+                        ended.append(f)
+                self._lock.notify_all()
+            del batch, data
+            for f in ended:
+                self._finish(f)
+            if ended:
+                with self._lock:
+                    self._closed += len(ended)
+                    self._lock.notify_all()
+
+    def _finish(self, f: _PendingFile) -> None:
+        e = f.entry
+        try:
+            if f.error is None:
+                os.ftruncate(f.fd, e.size)  # a trailing hole
+                if self.as_root:
+                    os.fchown(f.fd, e.uid, e.gid)
+                os.fchmod(f.fd, e.mode)
+                os.utime(f.fd, ns=(e.mtime_ns, e.mtime_ns))
+        except Exception as err:  # OSError, or OverflowError from a forged manifest's numbers
+            self.fail(f, _reason(err))
+        finally:
+            try:
+                os.close(f.fd)
+            except OSError as err:
+                self.fail(f, _reason(err))
+            self.finished.put(f)
+            if f.done is not None:
+                f.done.set()
 
 
 class Restorer:
@@ -112,8 +284,9 @@ class Restorer:
         self.as_root = os.geteuid() == 0
         self.counts = {"files": 0, "dirs": 0, "links": 0, "bytes": 0}
         self.errors: list[dict[str, str]] = []
+        self._failed: list[tuple[int, dict[str, str]]] = []  # (manifest position, error): writers finish out of order
         self._dirs: list[tuple[bytes, Entry]] = []
-        self._linked: set[bytes] = set()
+        self._linked: dict[bytes, _PendingFile] = {}  # files that later hard links name
 
     def run(self, backup_id: str, paths: list[str]) -> dict[str, Any]:
         wanted = [_normalise(p) for p in paths]
@@ -129,23 +302,26 @@ class Restorer:
             return e.chunks if e.type in ("file", "hardlink") and _selected(e.path, wanted) else []
 
         stream = FrameStream(self.repo, self.repo.entries(backup_id), plan)
+        self._writers = _Writers(self.as_root)
         try:
-            for entry, chunks in stream:
+            for seq, (entry, chunks) in enumerate(stream):
                 if not _selected(entry.path, wanted):
                     continue
                 matched = True
                 try:
-                    self._restore(cache, entry, stream, chunks)
+                    self._restore(cache, entry, stream, chunks, seq)
                 except (DamageError, OSError) as e:
-                    reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-                    self.errors.append({"path": display_path(entry.path), "reason": reason})
-                    # the CLI prints each failed entry once; this event line is for -v and the service log
-                    log.info("event=restore_error path=%r error=%r", os.fsdecode(entry.path), reason)
+                    self._fail(seq, entry.path, _reason(e))
+                self._collect()
                 if self.progress:
                     self.progress(self.counts)
             cache.close()
+            self._writers.close()
+            self._collect()
+            self.errors = [err for _, err in sorted(self._failed, key=lambda f: f[0])]
             self._finish_dirs(root_fd)
         finally:
+            self._writers.close()  # no fd left open, whatever stopped the loop
             stream.close()
             cache.close()
             os.close(root_fd)
@@ -153,7 +329,30 @@ class Restorer:
             raise ReliadError(f"backup {backup_id} has no entry at {', '.join(paths)}; 'reliad ls' lists them")
         return {**self.counts, "errors": self.errors}
 
-    def _restore(self, cache: DirCache, entry: Entry, stream: FrameStream, chunks: list[Any]) -> None:
+    def _fail(self, seq: int, path: bytes, reason: str) -> None:
+        self._failed.append((seq, {"path": display_path(path), "reason": reason}))
+        # the CLI prints each failed entry once; this event line is for -v and the service log
+        log.info("event=restore_error path=%r error=%r", os.fsdecode(path), reason)
+
+    def _collect(self) -> None:
+        """Count the files the writers finished, or record why they failed."""
+        while not self._writers.finished.empty():
+            f = self._writers.finished.get()
+            if f.error is not None:
+                self._fail(f.seq, f.entry.path, f.error)
+            else:
+                self.counts["files"] += 1
+                self.counts["bytes"] += f.entry.size
+
+    def _target_restored(self, target: bytes | None) -> bool:
+        """Whether a hard link's target was restored whole (waiting for its writes, if any)."""
+        f = self._linked.get(target) if target is not None else None
+        if f is None:
+            return False
+        self._writers.wait(f)
+        return f.error is None
+
+    def _restore(self, cache: DirCache, entry: Entry, stream: FrameStream, chunks: list[Any], seq: int) -> None:
         parts = safe_relpath(entry.path).split(b"/")
         parent = cache.fd_for(parts[:-1])
         name = parts[-1]
@@ -167,25 +366,38 @@ class Restorer:
             self._dirs.append((entry.path, entry))
             self.counts["dirs"] += 1
             return
-        self._make_room(parent, name)
-        if entry.type == "file" or (entry.type == "hardlink" and entry.target not in self._linked):
-            self._file(parent, name, entry, stream, chunks)
+        if entry.type == "file" or (entry.type == "hardlink" and not self._target_restored(entry.target)):
+            self._file(parent, name, entry, stream, chunks, seq)
         elif entry.type == "hardlink":
-            assert entry.target is not None
-            os.link(entry.target, name, src_dir_fd=cache.root_fd, dst_dir_fd=parent, follow_symlinks=False)
+            target = entry.target
+            assert target is not None
+            self._create(parent, name, lambda: os.link(target, name, src_dir_fd=cache.root_fd, dst_dir_fd=parent,
+                                                       follow_symlinks=False))
             self.counts["links"] += 1
         elif entry.type == "symlink":
-            assert entry.target is not None
-            os.symlink(entry.target, name, dir_fd=parent)
+            target = entry.target
+            assert target is not None
+            self._create(parent, name, lambda: os.symlink(target, name, dir_fd=parent))
             self._attrs(parent, name, entry, follow=False)
             self.counts["links"] += 1
         elif entry.type == "fifo":
-            os.mkfifo(name, entry.mode, dir_fd=parent)
+            self._create(parent, name, lambda: os.mkfifo(name, entry.mode, dir_fd=parent))
             self._attrs(parent, name, entry)
         elif entry.type in ("chardev", "blockdev") and self.as_root:
             kind = os.path.stat.S_IFCHR if entry.type == "chardev" else os.path.stat.S_IFBLK
-            os.mknod(name, kind | entry.mode, entry.rdev, dir_fd=parent)
+            self._create(parent, name, lambda: os.mknod(name, kind | entry.mode, entry.rdev, dir_fd=parent))
             self._attrs(parent, name, entry)
+        else:  # nothing to create here, but what is in the way goes as it always did
+            self._make_room(parent, name)
+
+    def _create(self, parent: int, name: bytes, make: Callable[[], _T]) -> _T:
+        """make() creates `name` exclusively; what is already there is replaced only with
+        --overwrite (trying first saves a stat per entry in an empty destination)."""
+        try:
+            return make()
+        except FileExistsError:
+            self._make_room(parent, name)
+        return make()
 
     def _make_room(self, parent: int, name: bytes) -> None:
         try:
@@ -198,21 +410,30 @@ class Restorer:
             raise OSError(errno.EISDIR, "a directory is in the way")
         os.unlink(name, dir_fd=parent)
 
-    def _file(self, parent: int, name: bytes, entry: Entry, stream: FrameStream, chunks: list[Any]) -> None:
-        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                     dir_fd=parent)
+    def _file(self, parent: int, name: bytes, entry: Entry, stream: FrameStream, chunks: list[Any],
+              seq: int) -> None:
+        """Create the file here, in manifest order, and queue its chunks for the writers. A
+        failure from here on is the file's, reported once when the writers are done with it."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        linked = "linked" in entry.flags
+        f = self._writers.create(lambda: self._create(parent, name, lambda: os.open(name, flags, 0o600, dir_fd=parent)),
+                                 entry, seq, linked)
+        if linked:
+            self._linked[entry.path] = f
+        pos = 0
+        ready: tuple[int, memoryview] | None = None  # queued once the next chunk shows it is not the last
         try:
-            _write_content(stream, fd, entry, chunks)
-            if self.as_root:
-                os.fchown(fd, entry.uid, entry.gid)
-            os.fchmod(fd, entry.mode)
-            os.utime(fd, ns=(entry.mtime_ns, entry.mtime_ns))
+            for c in chunks:
+                data = stream.data(c)
+                if ready is not None:
+                    self._writers.add(f, *ready, last=False)
+                ready, pos = (pos, data), pos + len(data)
+            if pos != entry.size:
+                raise DamageError(f"stored content has {pos} bytes, the manifest says {entry.size}")
+        except (DamageError, OSError) as e:
+            self._writers.fail(f, _reason(e))
         finally:
-            os.close(fd)
-        self.counts["files"] += 1
-        self.counts["bytes"] += entry.size
-        if "linked" in entry.flags:
-            self._linked.add(entry.path)
+            self._writers.add(f, *(ready or (0, None)), last=True)
 
     def _attrs(self, parent: int, name: bytes, entry: Entry, follow: bool = True) -> None:
         if self.as_root:
