@@ -325,9 +325,7 @@ def copy_tree(src: Path, dest: Path) -> None:
 
 
 def run_tool(name: str, pristine: Path, scratch: Path, seed: int, log: Callable[[str], None]) -> dict[str, float]:
-    """One tool through every step on a fresh copy; returns its figures."""
-    if scratch.exists():
-        shutil.rmtree(scratch)
+    """One tool through every step on a fresh copy in a new directory; returns its figures."""
     scratch.mkdir(parents=True)
     src = scratch / "shop"
     copy_tree(pristine, src)
@@ -534,16 +532,42 @@ def main(argv: list[str] | None = None) -> int:
     result = Result(runs={t: [] for t in tools},
                     info={"scale": a.scale, "seed": a.seed, "runs": a.runs, "source_mib": tree_size(pristine) / MiB,
                           "borg_compression": Borg.compression, "cpus": os.cpu_count()})
-    for _i in range(a.runs):
-        for t in tools:
-            result.runs[t].append(run_tool(t, pristine, a.work / f"run-{t}", a.seed, log))
-            shutil.rmtree(a.work / f"run-{t}")
-    summary = summarize(result)
-    print(f"source tree: {result.info['source_mib']:.0f} MiB, median of {a.runs} run(s), wall times include sync")
-    print(table(summary, tools))
-    if a.json_out:
-        a.json_out.write_text(json.dumps({"info": result.info, **summary}, indent=2))
+    trash = set_aside_old_runs(a.work)
+    check_room(a.work, result.info["source_mib"] * MiB * 2.5 * a.runs * len(tools))
+    try:
+        for i in range(a.runs):
+            # Each run starts with another tool, and nothing is deleted until the end: on ext4
+            # without a journal, creating files just after tens of thousands were deleted costs
+            # several times more (the allocator steps over recently freed inodes), which made
+            # restore times depend on which tool's tree had been removed just before.
+            for t in tools[i % len(tools):] + tools[:i % len(tools)]:
+                result.runs[t].append(run_tool(t, pristine, a.work / f"run-{i + 1}-{t}", a.seed, log))
+        summary = summarize(result)
+        print(f"source tree: {result.info['source_mib']:.0f} MiB, median of {a.runs} run(s), wall times include sync")
+        print(table(summary, tools))
+        if a.json_out:
+            a.json_out.write_text(json.dumps({"info": result.info, **summary}, indent=2))
+    finally:
+        for d in [trash, *a.work.glob("run-*")]:
+            shutil.rmtree(d, ignore_errors=True)
     return 0
+
+
+def set_aside_old_runs(work: Path) -> Path:
+    """Move the scratch directories an interrupted earlier invocation left into one trash
+    directory (a rename deletes no inode), removed when this invocation ends."""
+    trash = work / f"trash-{os.getpid()}"
+    trash.mkdir()
+    for d in work.glob("run-*"):
+        d.rename(trash / d.name)
+    return trash
+
+
+def check_room(work: Path, need: float) -> None:
+    free = shutil.disk_usage(work).free
+    if free < need:
+        sys.exit(f"bench: {work} has {free / 2**30:.1f} GiB free; keeping every run's copies until the end "
+                 f"needs about {need / 2**30:.1f} GiB (use fewer --runs or --tools, or another --work)")
 
 
 if __name__ == "__main__":
