@@ -8,6 +8,7 @@ wrong credentials are refused as on a real store.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -33,6 +34,16 @@ def free_port() -> int:
 def bucket_name(tag: str = "t") -> str:
     """A DNS-valid bucket name, unique per call."""
     return f"reliad-{tag}-{uuid.uuid4().hex[:10]}"
+
+
+_prctl = ctypes.CDLL(None).prctl  # looked up here: the child between fork and exec should only call it
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL when the process that started it dies, so that a
+    pytest killed by a timeout (whose fixtures never tear down) leaves no server running."""
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class Weed:
@@ -61,7 +72,8 @@ class Weed:
     def start(self, timeout: float = 60) -> None:
         (self.dir / "data").mkdir(exist_ok=True)
         log = open(self.dir / "weed.log", "ab")  # noqa: SIM115 - handed to the child
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                     preexec_fn=_die_with_parent)
         log.close()
         client = self.client()
         deadline = time.monotonic() + timeout
