@@ -60,7 +60,7 @@ def test_backups_on_schedule_status_and_notify(tmp_path: Path) -> None:
         assert d.notified("READY=1")
         assert any(m.startswith("STATUS=") or "\nSTATUS=" in m for m in d.notifications())
         assert d.stop() == 0
-        assert d.notified("STOPPING=1")
+        wait_for("STOPPING=1", lambda: d.notified("STOPPING=1"))  # the reader thread may lag the exit
     finally:
         d.close()
     status = Reliad(cfg).json("status")
@@ -81,7 +81,8 @@ def test_sighup_reload_valid_and_invalid(tmp_path: Path) -> None:
         cfg.write_text(text.replace('incremental = "off"', 'incremental = "1s"'))
         d.signal(signal.SIGHUP)
         wait_for("reload", lambda: "event=reloaded" in d.log(), proc=d)
-        assert d.notified("RELOADING=1")
+        # sent before the log line, but the test's reader thread may not have taken it in yet
+        wait_for("RELOADING=1", lambda: d.notified("RELOADING=1"), proc=d)
         wait_for("incremental after reload", lambda: _ok(tmp_path, "incremental"), proc=d)
         # an invalid one (misspelt key) is refused and the old one keeps running
         cfg.write_text(text.replace('incremental = "off"', 'incremental = "1s"\nincremnetal = "5s"'))
