@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 from conftest import REPO_ROOT, need_program
 
 from bench import gen
@@ -55,3 +56,30 @@ def test_runner_prints_the_table_on_a_tiny_tree(tmp_path):
     again = tmp_path / "again"
     gen.tree(again, 0.002, 1)
     assert _same(tmp_path / "work" / "tree-scale0.002-seed1", again)
+
+
+def _bench(tmp_path, *args: str) -> dict:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "bench.run", *args, "--work", str(tmp_path / "work"),
+                           "--json", str(out)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return {"stdout": proc.stdout, **json.loads(out.read_text())}
+
+
+def test_scale_run_reports_time_cpu_and_memory_per_size(tmp_path):
+    """Issue 3, point 4: the many-small-files run, at sizes a test can afford."""
+    result = _bench(tmp_path, "--tools", "reliad", "--scale-files", "40,80", "--file-size", "512")
+    rows = result["scale_run"]
+    assert [r["files"] for r in rows] == [40, 80]
+    for r in rows:
+        assert r["full_s"] > 0 and r["incr_s"] > 0 and r["full_rss_mib"] > 0 and r["repo_mib"] > 0
+        assert r["us_per_file"] == pytest.approx(r["full_s"] / r["files"] * 1e6)
+        assert {"full_cpu_s", "cpu_us_per_file", "incr_cpu_s"} <= set(r)
+    assert "| 80 |" in result["stdout"] and "CPU us/file" in result["stdout"]
+
+
+def test_s3_run_reports_upload_beside_local_throughput(tmp_path):
+    """Issue 3, point 5: the same runner against a real S3 server (SeaweedFS)."""
+    need_program("weed")
+    row = _bench(tmp_path, "--s3", "--scale", "0.002")["s3_run"]
+    assert row["stored_mib"] > 0 and row["local_mb_s"] > 0 and row["s3_upload_mb_s"] > 0
