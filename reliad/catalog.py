@@ -241,14 +241,8 @@ class Catalog:
             (backup_id, target, now, now, bytes_copied))
 
     def replication(self, target: str | None = None, state: str | None = None) -> list[dict[str, Any]]:
-        q, args = "SELECT * FROM replication WHERE 1=1", []
-        if target:
-            q += " AND target=?"
-            args.append(target)
-        if state:
-            q += " AND state=?"
-            args.append(state)
-        return [dict(r) for r in self.db.execute(q + " ORDER BY backup_id, target", args)]
+        where, args = _filters(target=target, state=state)
+        return [dict(r) for r in self.db.execute(f"SELECT * FROM replication{where} ORDER BY backup_id, target", args)]
 
     def replication_states(self) -> dict[str, dict[str, str]]:
         """{backup id: {offsite target: state}} for `list`."""
@@ -258,15 +252,9 @@ class Catalog:
         return out
 
     def backups(self, policy: str | None = None, target: str | None = None) -> list[dict[str, Any]]:
-        q, args = "SELECT * FROM backups WHERE 1=1", []
-        if policy:
-            q += " AND policy=?"
-            args.append(policy)
-        if target:
-            q += " AND target=?"
-            args.append(target)
-        q += " ORDER BY started_at, id"
-        return [self._checked_row(dict(r)) for r in self.db.execute(q, args)]
+        where, args = _filters(policy=policy, target=target)
+        return [self._checked_row(dict(r))
+                for r in self.db.execute(f"SELECT * FROM backups{where} ORDER BY started_at, id", args)]
 
     def _checked_row(self, d: dict[str, Any]) -> dict[str, Any]:
         """A backups row with the types its readers rely on. SQLite stores whatever it is
@@ -307,3 +295,9 @@ class Catalog:
         """A writer that found the repository locked: how long it waited and whether it got in."""
         self.db.execute("INSERT INTO lock_waits (at, target, command, waited_s, acquired) VALUES (?,?,?,?,?)",
                         (iso(utcnow()), target, command, round(waited_s, 3), int(acquired)))
+
+
+def _filters(**columns: str | None) -> tuple[str, list[str]]:
+    """A WHERE clause matching each column given a value (the names are ours, never input)."""
+    used = {k: v for k, v in columns.items() if v}
+    return (" WHERE " + " AND ".join(f"{k}=?" for k in used) if used else ""), list(used.values())

@@ -87,18 +87,24 @@ def _read_everything(config: Path, bid: str, sandbox: Path) -> None:
     repo.storage.close()
 
 
+def _read_with_damage(config: Path, bid: str, sandbox: Path, obj: Path, mutation: tuple) -> None:
+    """Every read path over the repository with `obj` damaged by `mutation`; the repository is
+    put back afterwards, since hypothesis shares it between examples."""
+    original = obj.read_bytes()
+    obj.write_bytes(_mutate(original, *mutation))
+    try:
+        _read_everything(config, bid, sandbox)
+    finally:
+        obj.write_bytes(original)
+
+
 @FUZZ
 @given(kind=st.sampled_from(["encrypted", "plain"]), what=st.sampled_from(["manifest", "pack"]), mutation=MUTATION)
 def test_damaged_manifests_and_packs(repos, tmp_path, kind, what, mutation):
     config, bid = repos[kind]
     repo_dir = config.parent / "repo"
     obj = repo_dir / "manifests" / bid if what == "manifest" else sorted((repo_dir / "data" / bid).glob("*.pack"))[0]
-    original = obj.read_bytes()
-    obj.write_bytes(_mutate(original, *mutation))
-    try:
-        _read_everything(config, bid, tmp_path / "sandbox")
-    finally:
-        obj.write_bytes(original)
+    _read_with_damage(config, bid, tmp_path / "sandbox", obj, mutation)
 
 
 PATH_PART = st.sampled_from(["..", ".", "", "a", "d", "link", "x", "/", "/tmp", "é", "\x01"])
@@ -138,12 +144,7 @@ def test_damaged_repository_config_and_key_slots(repos, tmp_path, mutation, targ
     config, bid = repos["encrypted"]
     repo_dir = config.parent / "repo"
     obj = repo_dir / "config" if target == "config" else next((repo_dir / "keys").iterdir())
-    original = obj.read_bytes()
-    obj.write_bytes(_mutate(original, *mutation))
-    try:
-        _read_everything(config, bid, tmp_path / "sandbox")
-    finally:
-        obj.write_bytes(original)
+    _read_with_damage(config, bid, tmp_path / "sandbox", obj, mutation)
 
 
 @FUZZ

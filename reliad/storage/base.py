@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol
 
 from reliad.errors import ReliadError
 
@@ -20,6 +20,46 @@ from reliad.errors import ReliadError
 class ObjectInfo:
     name: str
     size: int
+
+
+class StagedWriter:
+    """A writer for `open_write`: the bytes go to a temporary file, which becomes the object
+    only on `close()` (`_commit`, which each backend defines) and is thrown away on `abort()`
+    or when a `with` block ends in an exception."""
+
+    def __init__(self, fh: IO[bytes], tmp: Path) -> None:
+        self.fh = fh
+        self.tmp = tmp
+        self.closed = False
+
+    def write(self, data: bytes | memoryview) -> int:
+        return self.fh.write(data)
+
+    def tell(self) -> int:
+        return self.fh.tell()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._commit()
+
+    def _commit(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.fh.close()
+            self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> StagedWriter:
+        return self
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 class Storage(Protocol):

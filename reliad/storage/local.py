@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from reliad.storage.base import ObjectInfo
+from reliad.storage.base import ObjectInfo, StagedWriter
 
 _TMP_PREFIX = ".tmp-"
 _MAX_OPEN = 32
@@ -29,47 +29,21 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-class _AtomicWriter:
-    """File-like writer that renames its temporary file into place on close()."""
+class _AtomicWriter(StagedWriter):
+    """Renames its temporary file (in the object's own directory) into place on close()."""
 
     def __init__(self, final: Path) -> None:
-        self.final = final
         final.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = final.with_name(f"{_TMP_PREFIX}{final.name}.{os.getpid()}")
-        self.fh = open(self.tmp, "wb", buffering=1 << 20)  # noqa: SIM115 - closed in close()
-        self.closed = False
+        tmp = final.with_name(f"{_TMP_PREFIX}{final.name}.{os.getpid()}")
+        super().__init__(open(tmp, "wb", buffering=1 << 20), tmp)  # noqa: SIM115 - closed in _commit/abort
+        self.final = final
 
-    def write(self, data: bytes | memoryview) -> int:
-        return self.fh.write(data)
-
-    def tell(self) -> int:
-        return self.fh.tell()
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
+    def _commit(self) -> None:
         self.fh.flush()
         os.fsync(self.fh.fileno())
         self.fh.close()
         os.replace(self.tmp, self.final)
         fsync_dir(self.final.parent)
-
-    def abort(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.fh.close()
-            with contextlib.suppress(FileNotFoundError):
-                self.tmp.unlink()
-
-    def __enter__(self) -> _AtomicWriter:
-        return self
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
 
 
 class LocalStorage:

@@ -46,7 +46,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 
 from reliad.errors import ReliadError
-from reliad.storage.base import ObjectInfo, ObjectLockedError
+from reliad.storage.base import ObjectInfo, ObjectLockedError, StagedWriter
 
 log = logging.getLogger(__name__)
 for _name in ("botocore", "boto3", "s3transfer", "urllib3"):
@@ -126,45 +126,21 @@ def _missing(e: BaseException) -> bool:
     return _code(e) in ("NoSuchKey", "404", "NotFound") or (_status(e) == 404 and _code(e) != "NoSuchBucket")
 
 
-class _Writer:
-    """open_write(): writes to a temporary file, uploads it on close(), discards it on abort()."""
+class _Writer(StagedWriter):
+    """Uploads its temporary file on close()."""
 
     def __init__(self, storage: S3Storage, name: str) -> None:
+        fh = tempfile.NamedTemporaryFile(prefix="reliad-s3-", delete=False)  # noqa: SIM115 - closed in _commit/abort
+        super().__init__(fh, Path(fh.name))
         self.storage = storage
         self.name = name
-        self.fh = tempfile.NamedTemporaryFile(prefix="reliad-s3-", delete=False)  # noqa: SIM115 - see close()
-        self.closed = False
 
-    def write(self, data: bytes | memoryview) -> int:
-        return self.fh.write(data)
-
-    def tell(self) -> int:
-        return self.fh.tell()
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
+    def _commit(self) -> None:
         try:
             self.fh.close()
-            self.storage.put_file(self.name, Path(self.fh.name))
+            self.storage.put_file(self.name, self.tmp)
         finally:
-            Path(self.fh.name).unlink(missing_ok=True)
-
-    def abort(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.fh.close()
-            Path(self.fh.name).unlink(missing_ok=True)
-
-    def __enter__(self) -> _Writer:
-        return self
-
-    def __exit__(self, exc_type: object, *_: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+            self.tmp.unlink(missing_ok=True)
 
 
 class S3Storage:
