@@ -1,0 +1,123 @@
+"""The ledger database: drills for issue 14, schema version, WAL, and writes that are kept
+whole or not at all (kill -9, a full disk)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from reliad.errors import ReliadError
+from reliad.ledger.store import SCHEMA_VERSION, Ledger, LedgerWriteError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def drill(n: int, policy: str = "shop", started: str = "2026-03-01T10:00:00Z", verdict: str = "PASS") -> dict:
+    return {"id": f"d{n}", "policy": policy, "scenario": "general", "backup_id": f"b{n}", "started_at": started,
+            "finished_at": started.replace("10:00", "10:20"), "verdict": verdict, "recovery_time_s": 1200.5,
+            "objective_s": 3600, "completeness": 1.0, "phases": [{"name": "restore", "seconds": 1000}],
+            "reasons": []}
+
+
+def test_drills_round_trip_oldest_first_and_filtered(tmp_path: Path) -> None:
+    with Ledger(tmp_path) as led:
+        led.add_drill(drill(2, started="2026-03-02T10:00:00Z"))
+        led.add_drill(drill(1, started="2026-03-01T10:00:00Z", verdict="FAIL"))
+        led.add_drill(drill(3, policy="db", started="2026-04-01T10:00:00Z", verdict="NOT_VERIFIED"))
+    with Ledger(tmp_path) as led:  # reopened: the rows were committed
+        assert [d["id"] for d in led.drills()] == ["d1", "d2", "d3"]
+        assert led.drills()[0] == drill(1, started="2026-03-01T10:00:00Z", verdict="FAIL")
+        assert [d["id"] for d in led.drills(policy="shop")] == ["d1", "d2"]
+        assert [d["id"] for d in led.drills(since="2026-03-02T00:00:00Z")] == ["d2", "d3"]
+        assert [d["id"] for d in led.drills(until="2026-03-02T10:00:00Z")] == ["d1"]
+        assert [d["id"] for d in led.drills(since=datetime(2026, 3, 2, tzinfo=UTC),
+                                            until=datetime(2026, 4, 1, tzinfo=UTC))] == ["d2"]
+
+
+def test_a_drill_added_twice_is_kept_once(tmp_path: Path) -> None:
+    with Ledger(tmp_path) as led:
+        led.add_drill(drill(1))
+        led.add_drill(drill(1))
+        assert len(led.drills()) == 1
+
+
+def test_a_drill_record_without_its_required_keys_is_refused(tmp_path: Path) -> None:
+    with Ledger(tmp_path) as led:
+        rec = drill(1)
+        del rec["verdict"]
+        with pytest.raises(ValueError, match="verdict"):
+            led.add_drill(rec)
+        with pytest.raises(ValueError, match="OK"):
+            led.add_drill({**drill(2), "verdict": "OK"})
+        assert led.drills() == []
+
+
+def test_ledger_is_wal_with_a_schema_version(tmp_path: Path) -> None:
+    with Ledger(tmp_path) as led:
+        assert led.schema_version == SCHEMA_VERSION
+        assert led.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert (tmp_path / "ledger.db").exists()
+
+
+def test_a_ledger_from_a_newer_reliad_is_refused(tmp_path: Path) -> None:
+    Ledger(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "ledger.db")
+    db.execute("UPDATE meta SET value='99' WHERE key='schema_version'")
+    db.commit()
+    db.close()
+    with pytest.raises(ReliadError, match="schema version 99"):
+        Ledger(tmp_path)
+
+
+def test_a_full_disk_keeps_nothing_of_the_failed_write_and_says_so(tmp_path: Path) -> None:
+    """SQLite's own full-disk condition (SQLITE_FULL via max_page_count): the write is refused as a
+    whole, the ledger stays readable, and the same write succeeds once there is room again."""
+    led = Ledger(tmp_path)
+    led.add_drill(drill(1))
+    pages = led.db.execute("PRAGMA page_count").fetchone()[0]
+    led.db.execute(f"PRAGMA max_page_count={pages}")
+    big = {**drill(2), "reasons": ["x" * 200_000]}
+    with pytest.raises(LedgerWriteError, match=r"ledger\.db: a ledger write failed and was not kept"):
+        led.add_drill(big)
+    assert [d["id"] for d in led.drills()] == ["d1"]
+    led.db.execute("PRAGMA max_page_count=1073741823")
+    led.add_drill(big)
+    assert [d["id"] for d in led.drills()] == ["d1", "d2"]
+    led.close()
+
+
+WRITER = """
+import sys, os
+from pathlib import Path
+from reliad.ledger.store import Ledger
+led = Ledger(Path(sys.argv[1]))
+n = 0
+while True:
+    led.add_drill({"id": f"d{n}", "policy": "p", "scenario": "s", "backup_id": "b",
+                   "started_at": f"2026-01-01T00:{n // 60 % 60:02d}:{n % 60:02d}Z",
+                   "finished_at": "2026-01-01T01:00:00Z", "verdict": "PASS", "recovery_time_s": 1, "objective_s": 2,
+                   "completeness": 1.0, "phases": [], "reasons": []})
+    n += 1
+    if n == 50:
+        print("written", flush=True)
+"""
+
+
+def test_ledger_survives_kill_9_of_a_writer(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "written"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with Ledger(tmp_path) as led:
+        assert led.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        ids = {d["id"] for d in led.drills()}
+        assert len(ids) >= 50
+        assert ids == {f"d{n}" for n in range(len(ids))}  # every committed drill, in order, none half-written
