@@ -20,7 +20,7 @@ import signal
 import subprocess
 from typing import Any
 
-from reliad.config import PolicyConfig, parse_duration
+from reliad.config import PolicyConfig, parse_seconds
 from reliad.errors import ReliadError
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ def _tail(output: str) -> str:
 
 def run_hook(policy: PolicyConfig, phase: str, command: str, env: dict[str, str]) -> None:
     """Run one command; raise ReliadError naming it, its exit and its output when it fails."""
-    timeout = parse_duration(policy.options.get("hooks", {}).get("timeout", "5m"))
+    timeout = parse_seconds(policy.options.get("hooks", {}).get("timeout", "5m"))
     log.info("event=hook_start policy=%s phase=%s command=%r", policy.name, phase, command)
     proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, env={**os.environ, **env}, start_new_session=True)

@@ -205,7 +205,8 @@ def test_server_with_tls_and_basic_auth(reliad: Reliad, tmp_path: Path) -> None:
 
 def test_default_listener_is_loopback_on_the_documented_port(reliad: Reliad) -> None:
     """The default listener is loopback-only and plain HTTP, on the documented port."""
-    from reliad.config import DEFAULT_METRICS_PORT, load_config
+    from reliad.config import load_config
+    from reliad.config.model import DEFAULT_METRICS_PORT
 
     m = load_config(reliad.config).metrics
     assert (m.host, m.port, m.tls_cert_file, m.basic_auth_user) == ("127.0.0.1", DEFAULT_METRICS_PORT, None, None)

@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
+from reliad.config.keys import parse_duration
+from reliad.config.retention import Retention, parse_retention, select
+from reliad.config.schedule import DEFAULTS, parse_entry, parse_schedules
 from reliad.errors import ConfigError
-from reliad.retention import Retention, parse_retention, select
-from reliad.schedule import DEFAULTS, parse_duration, parse_entry, parse_schedules
 
 UTC = dt.UTC
 T0 = dt.datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

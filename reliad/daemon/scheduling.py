@@ -13,7 +13,7 @@ from typing import Any
 
 from reliad.catalog import Catalog
 from reliad.config import Config
-from reliad.schedule import JOB_TYPES, Schedule
+from reliad.config.schedule import JOB_TYPES, Schedule
 from reliad.timeutil import iso, parse_iso
 
 

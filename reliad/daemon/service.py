@@ -11,10 +11,11 @@ SIGHUP: re-read the configuration; an invalid one is refused (logged) and the ol
 SIGTERM/SIGINT: fire nothing new, let the running job finish within `[daemon] stop_grace`,
 else stop it (recorded failed, nothing half-written left visible), exit 0.
 
-Extensions (metrics, for example) hook in without editing this file: append a function to
-`EXTENSIONS`; each is called with the Service before it starts and may append to
-`startup_hooks` (called once the scheduler runs), `after_job_hooks` (called with each
-JobResult), `reload_hooks` (with the new Config) and `shutdown_hooks`.
+What else runs inside the service (the /metrics endpoint, for example) is listed in
+ATTACHMENTS: each is called with the Service (as reliad/daemon/protocol.py's ServiceHost)
+before it starts and may append to `startup_hooks` (called once the scheduler runs),
+`after_job_hooks` (called with each JobResult), `reload_hooks` (with the new Config) and
+`shutdown_hooks`.
 """
 
 from __future__ import annotations
@@ -36,14 +37,16 @@ from typing import Any
 from reliad import audit
 from reliad.catalog import Catalog
 from reliad.config import Config, load_config
+from reliad.daemon import metrics_endpoint
 from reliad.daemon.notify import Notifier
+from reliad.daemon.protocol import JobResult, Request
 from reliad.daemon.scheduling import plan
-from reliad.daemon.worker import JobResult, RepoWorker, Request
+from reliad.daemon.worker import RepoWorker
 from reliad.errors import ReliadError
 from reliad.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
-EXTENSIONS: list[Callable[[Service], None]] = []
+ATTACHMENTS: tuple[Callable[[Service], None], ...] = (metrics_endpoint.attach,)
 STATE_FILE = "daemon.json"
 CANCEL_WAIT_S = 30.0  # after the grace period, how long a cancelled job may take to clean up
 
@@ -67,8 +70,8 @@ class Service:
         self.reload_hooks: list[Callable[[Config], None]] = []
         self.shutdown_hooks: list[Callable[[Service], None]] = []
         self.last_results: dict[tuple[str, str], JobResult] = {}
-        for ext in EXTENSIONS:
-            ext(self)
+        for attach in ATTACHMENTS:
+            attach(self)
 
     # -- scheduling ---------------------------------------------------------------------
     def _worker_for(self, policy: str) -> RepoWorker:

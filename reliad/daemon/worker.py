@@ -19,18 +19,14 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from reliad.catalog import Catalog
+from reliad.config.schedule import BACKUP_TYPES
+from reliad.daemon.protocol import JobCancelled, JobResult, Request, WorkerHost
 from reliad.errors import ReliadError
 from reliad.repository.repo import new_backup_id
-from reliad.schedule import BACKUP_TYPES
 from reliad.timeutil import iso, utcnow
-
-if TYPE_CHECKING:
-    from reliad.daemon.service import Service
 
 log = logging.getLogger(__name__)
 RANK = {"full": 0, "differential": 1, "incremental": 2, "prune": 3}
@@ -38,41 +34,8 @@ LARGER = {"full": (), "differential": ("full",), "incremental": ("full", "differ
 SETTLE_S = 0.5  # jobs APScheduler fires in the same instant arrive within this
 
 
-class JobCancelled(BaseException):
-    """Raised inside a running backup (from its progress callback) to stop it. A
-    BaseException, like KeyboardInterrupt, so that no `except Exception` swallows it."""
-
-
-@dataclass
-class Request:
-    policy: str
-    type: str
-    due: dt.datetime
-    trigger: str  # "schedule" or "catch-up"
-
-
-@dataclass
-class JobResult:
-    """What one job did; handed to every after-job hook (metrics, for example)."""
-
-    policy: str
-    type: str
-    target: str
-    trigger: str
-    status: str  # ok, partial, failed, skipped, cancelled
-    started_at: str
-    finished_at: str
-    duration_s: float
-    backup_id: str | None = None
-    error: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 class RepoWorker:
-    def __init__(self, key: str, service: Service) -> None:
+    def __init__(self, key: str, service: WorkerHost) -> None:
         self.key = key
         self.service = service
         self.pending: dict[tuple[str, str], Request] = {}
@@ -281,6 +244,3 @@ class RepoWorker:
             res.backup_id = bid
         finally:
             catalog.close()
-
-
-Hook = Callable[[JobResult], None]

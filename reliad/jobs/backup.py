@@ -13,6 +13,7 @@ from typing import Any
 from reliad import audit
 from reliad.catalog import Catalog
 from reliad.config import Config, PolicyConfig
+from reliad.config.schedule import BACKUP_TYPES
 from reliad.errors import ConfigError, DamageError, ReliadError
 from reliad.hooks import run_after, run_before
 from reliad.jobs.archiver import Archiver, ArchiveStats, RefCursor
@@ -28,7 +29,7 @@ from reliad.targets import open_repository
 from reliad.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
-BACKUP_TYPES = ("full", "incremental", "differential")
+
 
 
 def choose_base(headers: list[dict[str, Any]], requested: str) -> dict[str, Any] | None:

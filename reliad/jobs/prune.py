@@ -3,7 +3,7 @@
 Per target of the chosen policies:
 1. read every manifest header in the repository (all policies, so nothing another policy
    still needs is touched);
-2. apply each chosen policy's retention (reliad/retention.py) to its own backups; the rest of
+2. apply each chosen policy's retention (reliad/config/retention.py) to its own backups; the rest of
    the repository is kept as is;
 3. delete the manifests of expired backups FIRST: a reader never sees a backup whose packs
    are gone, and a prune cut off half way leaves at most unreferenced packs;
@@ -28,9 +28,9 @@ from typing import Any
 
 from reliad.catalog import Catalog
 from reliad.config import Config, TargetConfig
+from reliad.config.retention import select
 from reliad.errors import ConfigError, DamageError, ReliadError
 from reliad.repository.lock import writer_lock
-from reliad.retention import select
 from reliad.storage import LocalStorage, ObjectLockedError
 from reliad.storage.base import Storage
 from reliad.targets import open_repository, storage_for

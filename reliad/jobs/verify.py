@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reliad.catalog import Catalog
+from reliad.config import Config
 from reliad.errors import DamageError, RepositoryError
+from reliad.jobs.locate import find_backup, repositories
 from reliad.repository import Repository, codec
 from reliad.repository.crypto import HEAD, check_envelopes, parse_head
 from reliad.repository.manifest import PACK_RE, Entry, display_path, parse_entry
@@ -43,6 +45,15 @@ class Report:
 
     def damage(self, backup: str, path: str | None, reason: str) -> None:
         self.damaged.append({"backup": backup, "path": path, "reason": reason})
+
+    def absorb(self, other: Report) -> None:
+        """Add another target's or policy's result, so one verdict covers the whole run."""
+        self.backups += other.backups
+        self.damaged += other.damaged
+        self.changed += other.changed
+        self.files += other.files
+        self.bytes_checked += other.bytes_checked
+        self.decrypted = self.decrypted and other.decrypted
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": not self.damaged, "mode": self.mode, "backups": self.backups, "damaged": self.damaged,
@@ -335,3 +346,25 @@ def verify_and_record(catalog: Catalog, target: str, repo: Repository, backup_id
                               files=r.files, bytes_checked=r.bytes_checked)
         reports.append(r)
     return reports
+
+
+def verify_backups(config: Config, backup_ids: list[str], mode: str, target_name: str | None = None,
+                   progress: Callable[[Report], None] | None = None) -> Report:
+    """Verify the named backups (each found in whichever target holds it), or every backup of
+    every target (or of `target_name`) when none is named, recording each policy's result."""
+    work: dict[str, tuple[Repository, list[str]]] = {}
+    if backup_ids:
+        for bid in backup_ids:
+            t, repo = find_backup(config, bid, target_name)
+            work.setdefault(t.name, (repo, []))[1].append(bid)
+    else:
+        work = {t.name: (repo, repo.backup_ids()) for t, repo in repositories(config, target_name)}
+    total = Report(mode)
+    catalog = Catalog(config.state_dir)
+    try:
+        for tname, (repo, ids) in work.items():
+            for r in verify_and_record(catalog, tname, repo, ids, mode, progress):
+                total.absorb(r)
+    finally:
+        catalog.close()
+    return total

@@ -34,12 +34,12 @@ from prometheus_client.registry import Collector
 from reliad import __version__
 from reliad.catalog import Catalog
 from reliad.config import Config, PolicyConfig
-from reliad.schedule import Schedule, cron_trigger
+from reliad.config.schedule import BACKUP_TYPES, Schedule, cron_trigger
 from reliad.timeutil import parse_iso
 
 log = logging.getLogger(__name__)
 
-BACKUP_TYPES = ("full", "differential", "incremental")
+
 RESULTS = ("ok", "partial", "failed")
 # Which successful backups renew the recovery point a type's schedule promises: a full
 # captures everything, so it also renews the differential and incremental clocks.

@@ -8,12 +8,12 @@ from typing import Any
 
 import psutil
 
-from reliad.cli import Context, command, main
+from reliad.cli.base import Context, command
 from reliad.logsetup import setup_logging
 from reliad.timeutil import iso, utcnow
 
 
-@command(main, "run")
+@command("run")
 def run_cmd(ctx: Context) -> int:
     """Run the service: back up every policy on its schedules, prune, until SIGTERM.
 
@@ -21,7 +21,6 @@ def run_cmd(ctx: Context) -> int:
     status and watchdog pings; see systemd/reliad.service and docs/INSTALL.md. Prometheus
     metrics are served on [metrics] listen (default 127.0.0.1:11090); see docs/MONITORING.md.
     """
-    import reliad.metrics.service  # noqa: F401 - registers the /metrics endpoint as a service extension
     from reliad.daemon.service import run_service
 
     setup_logging(ctx.verbose, daemon=True)
@@ -41,7 +40,7 @@ def _service_state(state_dir: Any) -> dict[str, Any] | None:
     return data
 
 
-@command(main, "status")
+@command("status")
 def status_cmd(ctx: Context) -> int:
     """Per policy and type: the last run and its result, the next run, and whether the
     schedule is active (outside its start/end dates it is not)."""

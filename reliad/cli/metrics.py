@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from reliad.cli import Context, command, main
+from reliad.cli.base import Context, command
 from reliad.errors import ReliadError
 
 
@@ -19,7 +19,7 @@ def _json_number(value: float) -> float | str:
     return "NaN" if math.isnan(value) else ("+Inf" if value > 0 else "-Inf")
 
 
-@command(main, "metrics")
+@command("metrics")
 @click.option("--textfile", "textfile", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the series atomically to this file (name it *.prom, in node_exporter's "
               "--collector.textfile.directory) instead of printing them.")

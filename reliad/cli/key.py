@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from reliad.cli import Context, command, main
+from reliad.cli.base import Context, command
 from reliad.errors import ConfigError
 from reliad.keysource import check_private, write_private
 from reliad.redact import register
@@ -22,7 +22,7 @@ from reliad.repository import Repository
 from reliad.repository.keys import Secret, make_slot, new_key_file, parse_key_file, read_slots, recovery_text, write_slot
 
 
-@main.group("key")
+@click.group("key")
 def key_group() -> None:
     """Manage the key slots of an encrypted repository (passphrases and key files that open it)."""
 
@@ -53,7 +53,7 @@ def _slot_view(slot: dict[str, Any], in_use: str | None) -> dict[str, Any]:
             "kdf": {k: v for k, v in kdf.items() if k != "salt"}, "in_use": slot.get("id") == in_use}
 
 
-@command(key_group, "list")
+@command("list", group=key_group)
 @click.option("--target", "target_name", default=None, help="The target whose repository to look at.")
 def key_list_cmd(ctx: Context, target_name: str | None) -> int:
     """List the key slots (no key needed); the one your configuration opens is marked."""
@@ -121,7 +121,7 @@ def _new_secret(passphrase_file: Path | None, passphrase_env: str | None, passph
     return Secret("passphrase", data, source), None
 
 
-@command(key_group, "add")
+@command("add", group=key_group)
 @click.option("--target", "target_name", default=None, help="The target whose repository gets the new key.")
 @click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Read the new passphrase from this file (mode 0600).")
@@ -153,7 +153,7 @@ def key_add_cmd(ctx: Context, target_name: str | None, passphrase_file: Path | N
     return 0
 
 
-@command(key_group, "remove")
+@command("remove", group=key_group)
 @click.argument("slot_id")
 @click.option("--target", "target_name", default=None, help="The target whose repository loses the key.")
 @click.option("--force", is_flag=True, help="Also remove the slot this configuration opens the repository with.")
@@ -178,7 +178,7 @@ def key_remove_cmd(ctx: Context, slot_id: str, target_name: str | None, force: b
     return 0
 
 
-@command(key_group, "export")
+@command("export", group=key_group)
 @click.option("--target", "target_name", default=None, help="The target whose repository's key to export.")
 def key_export_cmd(ctx: Context, target_name: str | None) -> int:
     """Print a recovery copy of the data key (usable as a target's key_file). Keep it offline."""

@@ -1,6 +1,6 @@
 """Serving /metrics from `reliad run`: started with the service, moved when a reload changes
-[metrics], stopped with it. Importing this module adds it to the service's extension list
-(`reliad run` does), so the daemon itself knows nothing of metrics."""
+[metrics], stopped with it. The service attaches it (reliad/daemon/service.py, ATTACHMENTS);
+the metrics package knows nothing of the daemon."""
 
 from __future__ import annotations
 
@@ -8,22 +8,20 @@ import logging
 from typing import TYPE_CHECKING
 
 from reliad.config import Config, MetricsConfig
-from reliad.daemon.service import EXTENSIONS
+from reliad.config.schedule import BACKUP_TYPES
+from reliad.daemon.protocol import ServiceHost
 from reliad.errors import ReliadError
 from reliad.metrics import build_registry
-from reliad.metrics.collector import BACKUP_TYPES
 from reliad.metrics.server import MetricsServer
 
 if TYPE_CHECKING:
     import datetime as dt
 
-    from reliad.daemon.service import Service
-
 log = logging.getLogger(__name__)
 
 
 class ServiceMetrics:
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: ServiceHost) -> None:
         self.service = service
         self.server: MetricsServer | None = None
         self.serving: MetricsConfig | None = None
@@ -56,11 +54,9 @@ class ServiceMetrics:
             self.start(new.metrics)
 
 
-def attach(service: Service) -> None:
+def attach(service: ServiceHost) -> None:
     metrics = ServiceMetrics(service)
     service.startup_hooks.append(lambda svc: metrics.start(svc.config.metrics))
     service.reload_hooks.append(metrics.reload)
     service.shutdown_hooks.append(lambda svc: metrics.stop())
 
-
-EXTENSIONS.append(attach)

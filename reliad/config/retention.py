@@ -18,6 +18,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from reliad.config.keys import check_keys
 from reliad.errors import ConfigError
 from reliad.timeutil import parse_iso
 
@@ -34,7 +35,6 @@ class Retention:
 
 
 def parse_retention(file: Any, policy: str, raw: Any) -> Retention:
-    from reliad.config import check_keys
 
     where = f"policies.{policy}.retention"
     if raw is None:

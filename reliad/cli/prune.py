@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from reliad.cli import Context, command, main
+from reliad.cli.base import Context, command
 
 
-@command(main, "prune")
+@command("prune")
 @click.argument("policies", nargs=-1)
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; remove nothing.")
 @click.option("--target", "target_name", default=None, help="Prune only this target.")

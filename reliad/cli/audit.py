@@ -5,17 +5,17 @@ from __future__ import annotations
 import click
 
 from reliad import audit
-from reliad.cli import Context, command, main
+from reliad.cli.base import Context, command
 from reliad.errors import ConfigError, DamageError, RepositoryError
 from reliad.timeutil import iso, parse_iso
 
 
-@main.group("audit")
+@click.group("audit")
 def audit_group() -> None:
     """The audit log: every command and service action on the backups, hash-chained."""
 
 
-@command(audit_group, "show")
+@command("show", group=audit_group)
 @click.option("--since", default=None, help="Only records at or after this time (ISO 8601, e.g. 2026-11-01 or "
               "2026-11-01T08:00:00Z).")
 def audit_show_cmd(ctx: Context, since: str | None) -> int:
@@ -46,7 +46,7 @@ def audit_show_cmd(ctx: Context, since: str | None) -> int:
     return 0
 
 
-@command(audit_group, "verify")
+@command("verify", group=audit_group)
 @click.option("--target", "target_name", default=None, help="Compare with the copy in this target only "
               "(default: every target that has one).")
 def audit_verify_cmd(ctx: Context, target_name: str | None) -> int:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from reliad.config.keys import check_keys, format_duration, parse_duration, suggest
 from reliad.errors import ConfigError
 
 BACKUP_TYPES = ("full", "differential", "incremental")
@@ -27,27 +28,8 @@ JOB_TYPES = (*BACKUP_TYPES, "prune")
 # R8: the standard's recommended periods; prune is ours.
 DEFAULTS = {"incremental": "2h", "full": "12h", "differential": "7d", "prune": "1d"}
 ENTRY_KEYS = ("every", "cron", "start", "end", "jitter", "timezone")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-_DURATION_RE = re.compile(r"^(?:\s*\d+(?:\.\d+)?\s*[smhdw])+\s*$")
-_PART_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
 FORMS = ('a duration like "2h" or "1h30m", a cron expression like "0 */2 * * *", "off", '
          'or a table { every = "12h" | cron = "...", start = "2026-01-01", end = "2027-01-01", jitter = "5m" }')
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in "90s", "2h", "1h30m", "7d"; ValueError for anything else."""
-    if not isinstance(text, str) or not _DURATION_RE.match(text):
-        raise ValueError(f"not a duration: {text!r}")
-    return float(sum(float(n) * _UNITS[u] for n, u in _PART_RE.findall(text)))
-
-
-def format_duration(seconds: float) -> str:
-    out, rest = [], int(seconds)
-    for unit in ("w", "d", "h", "m", "s"):
-        n, rest = divmod(rest, _UNITS[unit])
-        if n:
-            out.append(f"{n}{unit}")
-    return "".join(out) or "0s"
 
 
 @dataclass(frozen=True)
@@ -216,7 +198,6 @@ def _check_cron(file: Any, key: str, expr: str, tz: dt.tzinfo) -> None:
 
 def parse_entry(file: Any, key: str, jtype: str, raw: Any) -> Schedule:
     """One schedule entry in any of its forms; errors name the file and the key."""
-    from reliad.config import check_keys
 
     if isinstance(raw, str):
         text = raw.strip()
@@ -266,7 +247,6 @@ def parse_entry(file: Any, key: str, jtype: str, raw: Any) -> Schedule:
 
 def parse_schedules(file: Any, policy: str, raw: Any) -> dict[str, Schedule]:
     """The schedule table of a policy, with the defaults filled in for types it leaves out."""
-    from reliad.config import _suggest
 
     where = f"policies.{policy}.schedule"
     if raw is None:
@@ -275,6 +255,6 @@ def parse_schedules(file: Any, policy: str, raw: Any) -> dict[str, Schedule]:
         raise ConfigError(f"{file}: [{where}] must be a table with keys {', '.join(JOB_TYPES)}")
     for k in raw:
         if k not in JOB_TYPES:
-            raise ConfigError(f"{file}: unknown key {where}.{k!r}{_suggest(k, JOB_TYPES)}; "
+            raise ConfigError(f"{file}: unknown key {where}.{k!r}{suggest(k, JOB_TYPES)}; "
                               f"allowed here: {', '.join(JOB_TYPES)}")
     return {t: parse_entry(file, f"{where}.{t}", t, raw.get(t, DEFAULTS[t])) for t in JOB_TYPES}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import click
 
-from reliad.cli import Context, command, main
+from reliad.cli.base import Context, command
 from reliad.progress import human_bytes
 
 
-@command(main, "replicate")
+@command("replicate")
 @click.option("--target", "target_name", default=None, help="Only this offsite target (default: all of them).")
 @click.option("--create-bucket", is_flag=True, help="Create the S3 bucket when it does not exist (with Object Lock "
               "when the target asks for it).")

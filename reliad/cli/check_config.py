@@ -1,0 +1,42 @@
+"""`reliad check-config`: validate a configuration file before it is used."""
+
+from __future__ import annotations
+
+import click
+
+from reliad.cli.base import Context, command
+from reliad.config import class_coverage, load_config
+from reliad.config.check import check_paths
+
+
+@command("check-config", audit=False)
+@click.argument("file", required=False, type=click.Path(dir_okay=False))
+@click.option("--no-paths", is_flag=True, help="Do not check that source paths exist (for a file meant for "
+              "another host).")
+def check_config_cmd(ctx: Context, file: str | None, no_paths: bool) -> int:
+    """Validate a configuration file: keys, types, schedules, retention, and that every source
+    path exists. Each problem is one line naming the file and the key; exit 2 when any."""
+    cfg = load_config(file or ctx.config_path)
+    problems, warnings = check_paths(cfg, paths=not no_paths)
+    coverage = class_coverage(cfg)
+    uncovered = [c for c, holders in coverage.items() if not holders]
+    schedules = {p.name: {t: sch.describe() for t, sch in p.schedules.items()} for p in cfg.policies.values()}
+    retention = {p.name: p.retention.rules for p in cfg.policies.values()}
+
+    if problems and not ctx.as_json:
+        for line in problems:
+            click.echo(f"reliad: error: {line}", err=True)
+        return 2
+
+    def text() -> str:
+        lines = [f"warning: {w}" for w in warnings] + [f"{cfg.path}: OK ({len(cfg.policies)} policies)"]
+        for name, sch in schedules.items():
+            lines.append(f"  {name}: " + "; ".join(f"{t} {d}" for t, d in sch.items())
+                         + "; retention " + (", ".join(f"{k} = {v}" for k, v in retention[name].items())
+                                             or "keeps everything"))
+        return "\n".join(lines)
+
+    ctx.emit({"ok": not problems, "file": str(cfg.path), "policies": sorted(cfg.policies), "problems": problems,
+              "warnings": warnings, "classes": coverage, "uncovered_classes": uncovered,
+              "schedules": schedules, "retention": retention}, text)
+    return 2 if problems else 0

@@ -1,0 +1,57 @@
+"""`reliad restore`: files into DEST, or a database dump into a database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from reliad.cli.base import Context, command
+from reliad.progress import human_bytes
+
+
+@command("restore")
+@click.argument("backup_id")
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path), required=False)
+@click.option("--path", "paths", multiple=True, help="Restore only this path (a directory restores its subtree); "
+              "may be repeated.")
+@click.option("--target", "target_name", default=None, help="Read the backup from this target.")
+@click.option("--overwrite", is_flag=True, help="Replace files that already exist in DEST.")
+@click.option("--source", "source", default=None, help="With --into: the database source to load.")
+@click.option("--into", "into", default=None, help="Load the source's dump into this database instead of "
+              "writing files: a PostgreSQL DSN, mysql://USER@HOST:PORT/DB, or an SQLite file; it must be new "
+              "or empty.")
+@click.option("--database", "database", default=None, help="With --into: which database of the source, when it "
+              "holds several.")
+def restore_cmd(ctx: Context, backup_id: str, dest: Path | None, paths: tuple[str, ...], target_name: str | None,
+                overwrite: bool, source: str | None, into: str | None, database: str | None) -> int:
+    """Restore a backup, or some paths of it, into DEST; or load a database dump with --into."""
+    from reliad.errors import ConfigError
+    from reliad.jobs.locate import find_backup
+    from reliad.jobs.restore import run_restore
+
+    if into is not None or source is not None:
+        if into is None or source is None or dest is not None or paths:
+            raise ConfigError("load a database with 'reliad restore ID --source NAME --into DSN' "
+                              "(no DEST or --path with it)")
+        from reliad.jobs.dbrestore import run_db_restore
+
+        _, repo = find_backup(ctx.config, backup_id, target_name)
+        done = run_db_restore(ctx.config, repo, backup_id, source, into, database)
+        ctx.emit(done, f"loaded database {done['database']!r} of source {source!r} "
+                       f"({human_bytes(done['bytes'])} dump) into {into}")
+        return 0
+    if dest is None:
+        raise ConfigError("missing DEST: 'reliad restore ID DEST' (or --source NAME --into DSN for a database)")
+    _, repo = find_backup(ctx.config, backup_id, target_name)
+    bar = ctx.progress()
+    result = run_restore(repo, backup_id, dest, list(paths), overwrite,
+                         progress=lambda c: bar.show(lambda: f"{c['files']} files, {human_bytes(c['bytes'])}"))
+    bar.done()
+    result.update(backup=backup_id, dest=str(dest), ok=not result["errors"])
+    for err in result["errors"] if not ctx.as_json else []:
+        click.echo(f"error: {err['path']}: {err['reason']}", err=True)
+    ctx.emit(result, f"restored {result['files']} files, {result['dirs']} directories, {result['links']} links "
+                     f"({human_bytes(result['bytes'])}) into {dest}"
+                     + (f"; {len(result['errors'])} entries failed" if result["errors"] else ""))
+    return 1 if result["errors"] else 0
