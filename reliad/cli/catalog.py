@@ -16,17 +16,8 @@ def catalog_group() -> None:
 @click.option("--target", "target_name", default=None, help="Rebuild from this target only.")
 def catalog_rebuild_cmd(ctx: Context, target_name: str | None) -> int:
     """Recreate the catalog's backup records from the repositories alone."""
-    from reliad.catalog import Catalog
-    from reliad.jobs.locate import repositories
+    from reliad.jobs.rebuild import rebuild_catalog
 
-    catalog = Catalog(ctx.config.state_dir)
-    found: dict[str, int] = {}
-    try:
-        for t, repo in repositories(ctx.config, target_name):
-            headers = repo.headers()
-            catalog.replace_target(t.name, headers)
-            found[t.name] = len(headers)
-    finally:
-        catalog.close()
+    found = rebuild_catalog(ctx.config, target_name)
     ctx.emit({"targets": found}, "\n".join(f"{n}: {c} backups" for n, c in found.items()) or "no repositories found")
     return 0

@@ -2,15 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import socket
-from typing import Any
-
-import psutil
-
 from reliad.cli.base import Context, command
 from reliad.logsetup import setup_logging
-from reliad.timeutil import iso, utcnow
 
 
 @command("run")
@@ -27,61 +20,15 @@ def run_cmd(ctx: Context) -> int:
     return run_service(ctx.config_path)
 
 
-def _service_state(state_dir: Any) -> dict[str, Any] | None:
-    """The running service's own account (state_dir/daemon.json), if it is alive."""
-    from reliad.daemon.service import STATE_FILE
-
-    try:
-        data = json.loads((state_dir / STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return None
-    if data.get("host") != socket.gethostname() or not psutil.pid_exists(int(data.get("pid", 0))):
-        return None
-    return data
-
-
 @command("status")
 def status_cmd(ctx: Context) -> int:
     """Per policy and type: the last run and its result, the next run, and whether the
     schedule is active (outside its start/end dates it is not)."""
-    from reliad.catalog import Catalog
-    from reliad.daemon.scheduling import plan
+    from reliad.daemon.status import status_report
 
-    cfg = ctx.config
-    now = utcnow()
-    service = _service_state(cfg.state_dir)
-    catalog = Catalog(cfg.state_dir)
-    try:
-        slots = plan(cfg, catalog, now)
-        rows = []
-        for s in slots:
-            if s.type == "prune":
-                last = catalog.last_job("prune", s.policy)
-                last_run = {"status": last["status"], "started_at": last["started_at"],
-                            "finished_at": last["finished_at"], "error": last["error"]} if last else None
-            else:
-                last = catalog.last_backup_run(s.policy, s.type)
-                last_run = {"id": last["id"], "status": last["status"], "type": last["type"],
-                            "started_at": last["started_at"], "finished_at": last["finished_at"],
-                            "error": last["error"]} if last else None
-            d = s.to_json()
-            d["last_run"] = last_run
-            if service is not None:
-                d["next_run"] = service.get("next_runs", {}).get(s.policy, {}).get(s.type)
-                d["next_run_from"] = "service"
-                d["running_since"] = next((w["running"]["since"] for w in service.get("workers", {}).values()
-                                           if w.get("running") and (w["running"]["policy"], w["running"]["type"])
-                                           == (s.policy, s.type)), None)
-            else:
-                d["next_run"] = iso(now) if s.overdue else d["next_due"]
-                d["next_run_from"] = "schedule"
-            rows.append(d)
-    finally:
-        catalog.close()
-    data = {"at": iso(now), "service": {"running": service is not None,
-                                        **({k: service[k] for k in ("pid", "started_at", "config", "workers")}
-                                           if service else {})},
-            "jobs": rows}
+    data = status_report(ctx.config)
+    service = data["service"] if data["service"]["running"] else None
+    rows = data["jobs"]
 
     def text() -> str:
         head = (f"service: running (pid {service['pid']}, since {service['started_at']})" if service
