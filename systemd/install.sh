@@ -9,11 +9,11 @@
 #                                    (the system Python refuses `pip install`: PEP 668)
 #   /usr/local/bin/reliad            a link to /opt/reliad/bin/reliad (the unit's ExecStart)
 #   /etc/systemd/system/reliad.service, /usr/lib/sysusers.d/reliad.conf, /usr/lib/tmpfiles.d/reliad.conf
-#   the user and group reliad, /var/backups/reliad (systemd-sysusers, systemd-tmpfiles)
+#   the user and group reliad, /var/lib/reliad and /var/backups/reliad (systemd-sysusers, -tmpfiles)
 #   /etc/reliad/reliad.toml          the starting configuration (policies/standard.toml), only when
 #                                    there is none: an existing configuration is never overwritten
 #   /etc/reliad/keys/                where the standard configuration keeps the repository key
-#   /usr/share/doc/reliad/           the docs, example configurations and the sudoers example
+#   /usr/share/doc/reliad/           the docs, example configurations, the sudoers example, grafana/
 # and then runs `systemd-analyze verify` on the unit and `reliad check-config` on the configuration.
 # It neither enables nor starts the service: edit the configuration first (docs/INSTALL.md).
 set -euo pipefail
@@ -112,8 +112,8 @@ fi
 if command -v systemd-tmpfiles >/dev/null && [ "$(id -u)" = 0 ]; then
   systemd-tmpfiles "${ROOT_OPT[@]}" --create reliad.conf
 else
-  install -d -m 0700 "$ROOT/var/backups/reliad"
-  [ "$OWN" = 0 ] || chown reliad:reliad "$ROOT/var/backups/reliad"
+  install -d -m 0700 "$ROOT/var/lib/reliad" "$ROOT/var/backups/reliad"
+  [ "$OWN" = 0 ] || chown reliad:reliad "$ROOT/var/lib/reliad" "$ROOT/var/backups/reliad"
 fi
 
 # ---------------------------------------------------------------- configuration
@@ -137,6 +137,9 @@ fi
 install -d "$DOC_DIR/examples"
 install -m 0644 "$SRC/README.md" "$SRC"/docs/*.md "$DOC_DIR/"
 install -m 0644 "$SRC"/policies/*.toml "$SRC/systemd/reliad.sudoers" "$DOC_DIR/examples/"
+rm -rf "$DOC_DIR/grafana"  # Prometheus scrape job, alert rules, Grafana dashboard (docs/MONITORING.md)
+cp -r "$SRC/grafana" "$DOC_DIR/grafana"
+chmod -R u=rwX,go=rX "$DOC_DIR/grafana"
 
 # ---------------------------------------------------------------- checks
 if command -v systemd-analyze >/dev/null; then

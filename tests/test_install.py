@@ -89,8 +89,10 @@ def test_service_files_user_and_directories(installed: tuple[Path, subprocess.Co
     assert (root / "usr/lib/tmpfiles.d/reliad.conf").read_text() == (shipped / "reliad.tmpfiles").read_text()
     assert (root / "usr/share/doc/reliad/INSTALL.md").exists()  # the unit's Documentation=
     assert (root / "usr/share/doc/reliad/examples/reliad.sudoers").exists()
+    assert (root / "usr/share/doc/reliad/grafana/alerts/reliad-rules.yml").exists()
+    for d in ("var/backups/reliad", "var/lib/reliad"):  # commands run as reliad before the service first starts
+        assert (root / d).is_dir() and stat.S_IMODE((root / d).stat().st_mode) == 0o700, d
     backups = root / "var/backups/reliad"
-    assert backups.is_dir() and stat.S_IMODE(backups.stat().st_mode) == 0o700
     if os.geteuid() == 0 and (root / "etc/passwd").exists():  # systemd-sysusers --root made the user there
         passwd = (root / "etc/passwd").read_text()
         line = next(x for x in passwd.splitlines() if x.startswith("reliad:"))
