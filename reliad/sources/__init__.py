@@ -1,22 +1,19 @@
-"""What gets backed up. Each source type yields `SourceItem`s in manifest sort order;
-`SOURCE_TYPES` maps a configured `type` to the function that opens it."""
+"""What gets backed up, and where a database dump goes back to. Each source type yields
+`SourceItem`s in manifest sort order; `SOURCE_TYPES` maps a configured `type` to its
+`SourceType`: the function that opens it and, for a database, the one that loads a dump."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from reliad.config import PolicyConfig, SourceConfig
 from reliad.errors import ConfigError, ReliadError
-from reliad.sources.base import SourceItem
+from reliad.sources import mariadb, postgres, sqlite
+from reliad.sources.base import SourceItem, SourceType
 from reliad.sources.files import FileWalker, Root
 from reliad.sources.image import open_image
-from reliad.sources.mariadb import open_mariadb
-from reliad.sources.postgres import open_postgres
-from reliad.sources.sqlite import open_sqlite
-
-Opener = Callable[[PolicyConfig, SourceConfig, list[Any]], Iterable[SourceItem]]
 
 
 def open_files(policy: PolicyConfig, src: SourceConfig, skip_dirs: list[Any]) -> Iterator[SourceItem]:
@@ -28,12 +25,13 @@ def open_files(policy: PolicyConfig, src: SourceConfig, skip_dirs: list[Any]) ->
     return iter(FileWalker(roots, skip_dirs=skip_dirs))
 
 
-SOURCE_TYPES: dict[str, Opener] = {"files": open_files, "postgres": open_postgres, "mariadb": open_mariadb,
-                                   "mysql": open_mariadb, "sqlite": open_sqlite, "image": open_image}
+SOURCE_TYPES: dict[str, SourceType] = {"files": SourceType(open_files), "postgres": postgres.SOURCE,
+                                        "mariadb": mariadb.SOURCE, "mysql": mariadb.SOURCE, "sqlite": sqlite.SOURCE,
+                                        "image": SourceType(open_image)}
 
 
 def open_source(policy: PolicyConfig, src: SourceConfig, skip_dirs: list[Any]) -> Iterator[SourceItem]:
-    opener = SOURCE_TYPES.get(src.type)
-    if opener is None:
+    kind = SOURCE_TYPES.get(src.type)
+    if kind is None:
         raise ConfigError(f"source type {src.type!r} is not supported by this build")
-    return iter(opener(policy, src, skip_dirs))
+    return iter(kind.open(policy, src, skip_dirs))

@@ -1,10 +1,14 @@
-"""The shape every source type hands to the archiver."""
+"""The shape every source type hands to the archiver, and what each source type offers."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from reliad.config import PolicyConfig, SourceConfig
 
 
 @dataclass(slots=True)
@@ -32,3 +36,22 @@ class SourceItem:
     stream: bool = False
     finish: Callable[[], None] | None = None
     head: int = 0
+
+
+Opener = Callable[["PolicyConfig", "SourceConfig", list[Any]], Iterable[SourceItem]]
+# load(content, mode, into, source's configuration, what): content is the dump's bytes in
+# order, mode its file mode, into the database to load it into (a DSN, a URL or a path).
+Loader = Callable[[Iterable[bytes], int, str, "SourceConfig", str], None]
+
+
+@dataclass(frozen=True)
+class SourceType:
+    """What one configured source `type` can do. `open` yields its items for a backup. A
+    database's `load` puts one of its dumps back into a new or empty database
+    (`reliad restore --into`), and `suffix` ends the names of its dumps in a backup, so the
+    restore finds them. A new database is one module that defines both, plus one line in
+    `reliad.sources.SOURCE_TYPES`."""
+
+    open: Opener
+    load: Loader | None = None
+    suffix: bytes = b""

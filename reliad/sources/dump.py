@@ -16,7 +16,7 @@ import stat
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import quote
 
 from reliad.config import PolicyConfig, SourceConfig
@@ -108,6 +108,34 @@ def run_client(argv: list[str], env: dict[str, str] | None, context: str, pass_f
     if p.returncode != 0:
         raise ReliadError(f"{context}: {first_error(p.stderr.decode('utf-8', 'replace'))}")
     return p.stdout.decode("utf-8", "replace")
+
+
+def feed_program(content: Iterable[bytes], argv: list[str], env: dict[str, str] | None, what: str,
+                 pass_fds: tuple[int, ...] = ()) -> None:
+    """Stream a dump into a program's stdin (pg_restore, the mariadb client) without a
+    temporary copy; fail with the program's own error message. `pass_fds` are handed to
+    the program and closed here."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err, env=env,
+                                pass_fds=pass_fds)
+        for fd in pass_fds:
+            os.close(fd)
+        assert proc.stdin is not None
+        try:
+            for block in content:
+                proc.stdin.write(block)
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass  # the program stopped reading: its exit status and message say why
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        rc = proc.wait()
+        err.seek(0)
+        message = err.read().decode("utf-8", "replace")
+    if rc != 0:
+        raise ReliadError(f"{what} failed: {first_error(message)}")
 
 
 class DumpProcess:

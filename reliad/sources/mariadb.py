@@ -1,4 +1,5 @@
-"""The `mariadb` and `mysql` sources: mariadb-dump (or mysqldump) per database.
+"""The `mariadb` and `mysql` sources: mariadb-dump (or mysqldump) per database, and the
+client program loading one of those dumps into a new or empty database (`restore --into`).
 
 `--single-transaction` makes the dump of InnoDB tables one consistent snapshot while the
 shop keeps writing; routines, triggers and events are included; `--skip-dump-date` keeps
@@ -15,14 +16,17 @@ Items: `_reliad/<source>/<db>.sql`.
 
 from __future__ import annotations
 
+import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from reliad.config import PolicyConfig, SourceConfig
-from reliad.errors import ConfigError
-from reliad.sources.base import SourceItem
+from reliad.errors import ConfigError, ReliadError
+from reliad.sources.base import SourceItem, SourceType
 from reliad.sources.dump import (
     DumpProcess,
+    feed_program,
     find_program,
     password_from,
     run_client,
@@ -33,6 +37,7 @@ from reliad.sources.dump import (
     with_dirs,
 )
 
+log = logging.getLogger(__name__)
 PACKAGE = "mariadb-client"
 SYSTEM_DATABASES = {"information_schema", "performance_schema", "mysql", "sys"}
 DUMP_OPTIONS = ["--single-transaction", "--routines", "--triggers", "--events", "--hex-blob",
@@ -128,3 +133,49 @@ def open_mariadb(policy: PolicyConfig, src: SourceConfig, skip_dirs: list[object
         d = _Dump(f"{ctx}: {os.path.basename(dump)} of database {db!r}", dump, tail, password)
         files.append(d.item(vdir + b"/" + os.fsencode(virtual_name(db)) + b".sql", src.name))
     return with_dirs(src.name, files)
+
+
+def _target(into: str, ctx: str) -> tuple[dict[str, object], str, str | None]:
+    u = urlsplit(into)
+    if u.scheme not in ("mysql", "mariadb") or not u.path.strip("/"):
+        raise ConfigError(f"{ctx}: give the target as mysql://USER@HOST:PORT/DATABASE (or mariadb://...)")
+    opts: dict[str, object] = {}
+    if u.hostname:
+        opts["host"] = u.hostname
+    if u.port:
+        opts["port"] = u.port
+    if u.username:
+        opts["user"] = unquote(u.username)
+    sock = parse_qs(u.query).get("socket")
+    if sock:
+        opts["socket"] = sock[0]
+    return opts, unquote(u.path.strip("/")), unquote(u.password) if u.password is not None else None
+
+
+def load_mariadb(content: Iterable[bytes], mode: int, into: str, src: SourceConfig, what: str) -> None:
+    """Load a dump with the client program into the database of the URL `into`, which is
+    created when it does not exist and must hold nothing when it does."""
+    ctx = f"restore into {into!r}"
+    _, client = programs(src.type or "mariadb", ctx)
+    opts, db, password = _target(into, ctx)
+    if password is None:
+        password = password_from(src, ctx)
+    lit = "'" + db.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    rows = run_sql(client, opts, password,
+                   f"SELECT (SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = {lit}), "
+                   f"(SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = {lit}) + "
+                   f"(SELECT COUNT(*) FROM information_schema.routines WHERE routine_schema = {lit})", ctx)
+    exists, objects = int(rows[0][0]), int(rows[0][1])
+    if not exists:
+        run_sql(client, opts, password, "CREATE DATABASE `" + db.replace("`", "``") + "`",
+                f"{ctx}: cannot create database {db!r}")
+        log.info("event=database_created database=%r", db)
+    elif objects:
+        raise ReliadError(f"{ctx}: database {db!r} is not empty ({objects} tables, views or routines); "
+                          "restore into a new or empty database")
+    fds = tuple(password_pipe(password)())
+    argv = [*with_password(client, list(fds)), *connection_args(opts), "--batch", "--", db]
+    feed_program(content, argv, None, f"loading {what} into {db!r}", pass_fds=fds)
+
+
+SOURCE = SourceType(open_mariadb, load_mariadb, b".sql")

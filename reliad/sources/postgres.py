@@ -1,4 +1,5 @@
-"""The `postgres` source: pg_dump per database plus pg_dumpall --globals-only.
+"""The `postgres` source: pg_dump per database plus pg_dumpall --globals-only, and
+pg_restore of one of those dumps into a new or empty database (`restore --into`).
 
 Each database is dumped in pg_dump's custom format (so pg_restore can pick single tables)
 without pg_dump's own compression (-Z0): reliad compresses with zstd anyway, and an
@@ -15,16 +16,21 @@ Items: `_reliad/<source>/globals.sql` (roles, tablespaces) and `_reliad/<source>
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import subprocess
+from collections.abc import Iterable
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from reliad.config import PolicyConfig, SourceConfig
-from reliad.errors import ConfigError
-from reliad.sources.base import SourceItem
+from reliad.errors import ConfigError, ReliadError
+from reliad.sources.base import SourceItem, SourceType
 from reliad.sources.dump import (
     DumpProcess,
+    feed_program,
     find_program,
+    first_error,
     password_from,
     run_client,
     select_databases,
@@ -34,12 +40,20 @@ from reliad.sources.dump import (
     with_dirs,
 )
 
+log = logging.getLogger(__name__)
 PACKAGE = "postgresql-client"
 # A table locked exclusively (a migration, say) fails the dump after this, instead of hanging the backup.
 LOCK_WAIT = "5min"
 HEADER = 4096  # covers the custom format's header, whose creation time changes in every dump
 _KV_DBNAME = re.compile(r"(?:^|\s)dbname\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
 _LIST = ("SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY datname")
+_OBJECTS = (
+    "SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') "
+    "AND n.nspname NOT LIKE 'pg\\_%') + "
+    "(SELECT count(*) FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') "
+    "AND nspname NOT LIKE 'pg\\_%')"
+)
 
 
 def _is_uri(dsn: str) -> bool:
@@ -131,3 +145,34 @@ def open_postgres(policy: PolicyConfig, src: SourceConfig, skip_dirs: list[objec
         files.append(DumpProcess(f"{ctx}: pg_dumpall --globals-only", cmd, env)
                      .item(vdir + b"/globals.sql", src.name))
     return with_dirs(src.name, files)
+
+
+def load_postgres(content: Iterable[bytes], mode: int, into: str, src: SourceConfig, what: str) -> None:
+    """pg_restore a dump into the database `into` names, which is created when it does not
+    exist and must hold nothing when it does (loading over tables would mix two states)."""
+    ctx = f"restore into {into!r}"
+    psql = find_program(["psql"], PACKAGE, ctx)
+    pg_restore = find_program(["pg_restore"], PACKAGE, ctx)
+    env = client_env(src, ctx)
+    target = dsn_dbname(into)
+    if target is None:
+        raise ConfigError(f"{ctx}: the DSN names no database (add dbname=NAME, or /NAME to a URI)")
+    base = [psql, "-X", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1"]
+    check = subprocess.run([*base, "-d", into, "-c", _OBJECTS], capture_output=True, env=env,
+                           stdin=subprocess.DEVNULL, check=False)
+    if check.returncode != 0:
+        message = first_error(check.stderr.decode("utf-8", "replace"))
+        if f'database "{target}" does not exist' not in message:
+            raise ReliadError(f"{ctx}: {message}")
+        ident = '"' + target.replace('"', '""') + '"'
+        run_client([*base, "-d", dsn_with_db(into, "postgres"), "-c", f"CREATE DATABASE {ident}"],
+                   env, f"{ctx}: cannot create database {target!r}")
+        log.info("event=database_created database=%r", target)
+    elif int(check.stdout.strip() or 0) > 0:
+        raise ReliadError(f"{ctx}: database {target!r} is not empty ({int(check.stdout)} tables, sequences, views "
+                          "or schemas); restore into a new or empty database")
+    feed_program(content, [pg_restore, "--exit-on-error", "--single-transaction", "--no-password", "-d", into], env,
+                 f"pg_restore of {what} into {target!r}")
+
+
+SOURCE = SourceType(open_postgres, load_postgres, b".dump")

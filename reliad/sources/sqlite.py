@@ -6,7 +6,8 @@ in rollback-journal mode they wait for the copy). The backup API writes a databa
 stream, so this source is the one that needs a temporary copy: it is made in the temporary
 directory (`tmp_dir`, else $TMPDIR), unlinked as soon as it is open, and read from there.
 
-Item: `_reliad/<source>/<file name of the database>`.
+Item: `_reliad/<source>/<file name of the database>`. `restore --into FILE` writes the copy
+to a new file and moves it into place once it passes SQLite's integrity check.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from __future__ import annotations
 import os
 import sqlite3
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from reliad.config import PolicyConfig, SourceConfig
 from reliad.errors import ReliadError
-from reliad.sources.base import SourceItem
+from reliad.sources.base import SourceItem, SourceType
 from reliad.sources.dump import made_up_stat, virtual_dir, virtual_name, where, with_dirs
 
 
@@ -54,3 +56,33 @@ def open_sqlite(policy: PolicyConfig, src: SourceConfig, skip_dirs: list[object]
     item = SourceItem(path=path, type="file", st=made_up_stat(db.stat().st_mode & 0o7777), source=src.name,
                       stream=True, open=lambda: backup_copy(db, tmp_dir, ctx))
     return with_dirs(src.name, [item])
+
+
+def load_sqlite(content: Iterable[bytes], mode: int, into: str, src: SourceConfig, what: str) -> None:
+    """Write the database to the new file `into` (an existing file must be empty)."""
+    dest = Path(into)
+    if dest.exists() and dest.stat().st_size > 0:
+        raise ReliadError(f"restore into {into!r}: {dest} exists and is not empty; restore into a new file")
+    fd, tmp = tempfile.mkstemp(prefix=".reliad-", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for block in content:
+                out.write(block)
+            out.flush()
+            os.fsync(out.fileno())
+        con = sqlite3.connect(tmp)
+        try:
+            result = con.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            con.close()
+        if result != "ok":
+            raise ReliadError(f"{what}: the restored database fails SQLite's integrity check: {result}")
+        os.chmod(tmp, mode)
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+SOURCE = SourceType(open_sqlite, load_sqlite, b"")
