@@ -3,14 +3,22 @@
 Repositories are the truth about which backups exist; the catalog adds history that a
 repository cannot hold (failed and interrupted runs, errors) and answers `list` quickly.
 `reliad catalog rebuild` recreates the backup rows from a repository after the host is lost.
+
+All SQL of the catalog is in this module: jobs, the daemon and the metrics call its methods.
+The schema carries a version (SQLite's `user_version`); opening a catalog brings it up to
+`SCHEMA_VERSION` by running the migrations it lacks, in one transaction each, so a catalog
+written by an older release keeps all its history. A change to the schema is a new function
+appended to `MIGRATIONS`, never an edit of an old one.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +28,10 @@ from reliad.errors import ReliadError
 from reliad.statedir import ensure_state_dir
 from reliad.timeutil import iso, utcnow
 
-SCHEMA = """
+log = logging.getLogger(__name__)
+
+# The schema of the releases before the catalog had a version (user_version 0): version 1.
+SCHEMA_V1 = ("""
 CREATE TABLE IF NOT EXISTS backups (
     id TEXT NOT NULL,
     target TEXT NOT NULL,
@@ -41,8 +52,7 @@ CREATE TABLE IF NOT EXISTS backups (
     classes TEXT DEFAULT '[]',
     depends_on TEXT DEFAULT '[]',
     PRIMARY KEY (id, target)
-);
-CREATE INDEX IF NOT EXISTS backups_policy ON backups (policy, started_at);
+)""", "CREATE INDEX IF NOT EXISTS backups_policy ON backups (policy, started_at)", """
 CREATE TABLE IF NOT EXISTS verify_runs (
     seq INTEGER PRIMARY KEY,
     target TEXT NOT NULL,
@@ -54,7 +64,7 @@ CREATE TABLE IF NOT EXISTS verify_runs (
     damaged_backups INTEGER NOT NULL,
     files INTEGER DEFAULT 0,
     bytes_checked INTEGER DEFAULT 0
-);
+)""", """
 CREATE TABLE IF NOT EXISTS lock_waits (
     seq INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -62,7 +72,7 @@ CREATE TABLE IF NOT EXISTS lock_waits (
     command TEXT NOT NULL,
     waited_s REAL NOT NULL,
     acquired INTEGER NOT NULL
-);
+)""", """
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -76,8 +86,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     detail TEXT DEFAULT '{}',
     host TEXT,
     pid INTEGER
-);
-CREATE INDEX IF NOT EXISTS jobs_kind ON jobs (kind, policy, started_at);
+)""", "CREATE INDEX IF NOT EXISTS jobs_kind ON jobs (kind, policy, started_at)", """
 CREATE TABLE IF NOT EXISTS replication (
     backup_id TEXT NOT NULL,
     target TEXT NOT NULL,
@@ -88,8 +97,44 @@ CREATE TABLE IF NOT EXISTS replication (
     replicated_at TEXT,
     bytes INTEGER DEFAULT 0,
     PRIMARY KEY (backup_id, target)
-);
-"""
+)""")
+
+
+def _v1(db: sqlite3.Connection) -> None:
+    """The tables and indexes of the unversioned releases; a catalog they made has them
+    already (except tables added later, such as replication), a new one gets them all."""
+    for statement in SCHEMA_V1:
+        db.execute(statement)
+
+
+# MIGRATIONS[n] brings a catalog from version n to n + 1.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(db: sqlite3.Connection, path: Path) -> int:
+    """Bring the catalog to SCHEMA_VERSION; each step and its new version number commit
+    together, so a crash or a second process opening it at the same moment leaves a
+    catalog at one version or the next, never between. Returns the version it had."""
+    start = found = db.execute("PRAGMA user_version").fetchone()[0]
+    if found > SCHEMA_VERSION:
+        raise ReliadError(f"{path}: the catalog has schema version {found}, newer than this reliad knows "
+                          f"({SCHEMA_VERSION}); upgrade reliad")
+    while found < SCHEMA_VERSION:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            found = db.execute("PRAGMA user_version").fetchone()[0]  # another process may have been first
+            if found < SCHEMA_VERSION:
+                MIGRATIONS[found](db)
+                found += 1
+                db.execute(f"PRAGMA user_version = {found}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    if start < SCHEMA_VERSION:
+        log.info("event=catalog_migrated path=%s from=%d to=%d", path, start, SCHEMA_VERSION)
+    return start
 
 
 COLUMNS = ("id", "target", "policy", "type", "requested_type", "base", "status", "started_at",
@@ -105,7 +150,7 @@ class Catalog:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(SCHEMA)
+        migrate(self.db, self.path)
         self._mark_interrupted()
 
     def close(self) -> None:
@@ -290,6 +335,52 @@ class Catalog:
             "INSERT INTO verify_runs (target, policy, mode, started_at, finished_at, backups, damaged_backups, "
             "files, bytes_checked) VALUES (?,?,?,?,?,?,?,?,?)",
             (target, policy, mode, started_at, finished_at, backups, damaged_backups, files, bytes_checked))
+
+    def mark_pruned(self, backup_id: str, target: str) -> None:
+        """Prune removed the backup from `target`: its row stays, as history, marked pruned."""
+        self.db.execute("UPDATE backups SET status='pruned' WHERE id=? AND target=?", (backup_id, target))
+
+    # -- what monitoring reads ----------------------------------------------------
+    def backup_history(self) -> list[dict[str, Any]]:
+        """Every backup row's outcome and figures, oldest first (the metrics' counters and
+        newest-per-key gauges are folded from it)."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT policy, type, target, status, started_at, finished_at, duration_s, files, bytes_read, "
+            "bytes_stored FROM backups ORDER BY started_at, id")]
+
+    def newest_ok(self) -> dict[tuple[str, str], str]:
+        """{(policy, type): when its newest successful backup finished}."""
+        return {(r["policy"], r["type"]): r["f"] for r in self.db.execute(
+            "SELECT policy, type, MAX(finished_at) AS f FROM backups WHERE status='ok' GROUP BY policy, type")
+            if r["f"]}
+
+    def verify_counts(self) -> list[dict[str, Any]]:
+        """Per policy, target and mode: verification runs (`n`) and those that found damage (`bad`)."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT policy, target, mode, SUM(damaged_backups > 0) AS bad, COUNT(*) AS n FROM verify_runs "
+            "GROUP BY policy, target, mode")]
+
+    def latest_verifies(self) -> list[dict[str, Any]]:
+        """The newest verification per policy, target and mode."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT v.policy, v.target, v.mode, v.finished_at, v.damaged_backups, v.backups FROM verify_runs v "
+            "JOIN (SELECT policy, target, mode, MAX(seq) AS seq FROM verify_runs GROUP BY policy, target, mode) m "
+            "ON v.seq = m.seq")]
+
+    def lock_wait_totals(self) -> list[dict[str, Any]]:
+        """Per target: lock waits (`n`), those that got the lock (`ok`) and seconds waited (`s`)."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT target, SUM(acquired) AS ok, COUNT(*) AS n, SUM(waited_s) AS s FROM lock_waits GROUP BY target")]
+
+    def replication_waiting(self) -> list[dict[str, Any]]:
+        """Per policy and offsite target: the backups still pending there (`n`), their stored
+        bytes and when the oldest of them finished."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT b.policy, r.target, COUNT(*) AS n, SUM(b.bytes_stored) AS bytes, MIN(b.finished_at) AS oldest "
+            "FROM replication r JOIN (SELECT id, policy, MAX(bytes_stored) AS bytes_stored, "
+            "MIN(finished_at) AS finished_at FROM backups WHERE status IN ('ok', 'partial') GROUP BY id, policy) b "
+            "ON b.id = r.backup_id "
+            "WHERE r.state = 'pending' GROUP BY b.policy, r.target")]
 
     def record_lock_wait(self, target: str, command: str, waited_s: float, acquired: bool) -> None:
         """A writer that found the repository locked: how long it waited and whether it got in."""

@@ -73,3 +73,23 @@ def test_prune_removes_leftovers_but_not_a_running_backup(tmp_path: Path) -> Non
     assert t["orphans"] == [orphan.name] and t["temporaries_deleted"] == 1 and t["expired"] == []
     assert not orphan.exists() and (repo / "manifests" / full).exists()
     assert reliad.json("verify", "--mode", "crc")["ok"]
+
+
+def test_a_prune_from_the_command_line_is_recorded_as_a_prune_run(tmp_path: Path) -> None:
+    """The prune job records itself, whoever started it: a manual prune serves the policy's
+    prune slot in `reliad status` just as the service's would; a dry run is not a run."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("a\n")
+    reliad = _cfg(tmp_path, src, "keep_last = 5")
+    reliad.run("backup", "shop", "--type", "full")
+
+    def prune_slot() -> dict:
+        return next(s for s in reliad.json("status")["jobs"] if s["policy"] == "shop" and s["type"] == "prune")
+
+    reliad.run("prune", "--dry-run")
+    assert prune_slot()["last_run"] is None
+    report = reliad.json("prune")
+    last = prune_slot()["last_run"]
+    assert report["ok"] and last["status"] == "ok"
+    assert prune_slot()["last_served"] == last["started_at"] and not prune_slot()["overdue"]

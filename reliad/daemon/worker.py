@@ -201,24 +201,10 @@ class RepoWorker:
         if req.type == "prune":
             from reliad.jobs.prune import run_prune
 
-            catalog = Catalog(config.state_dir)
-            rowid = catalog.job_start("prune", req.policy, res.target)
-            t0 = time.monotonic()
-            status, error, report = "failed", None, {}
-            try:
-                report = run_prune(config, [req.policy], lock_wait=config.daemon.lock_wait)
-                status = "ok" if report["ok"] else "failed"
-                error = "; ".join(e for t in report["targets"] for e in t.get("errors", [])) or None
-            except ReliadError as e:
-                error = str(e)
-                raise
-            finally:
-                catalog.job_finish(rowid, status, time.monotonic() - t0, error,
-                                   {k: v for k, v in report.items() if k != "targets"} |
-                                   {"targets": [{k: v for k, v in t.items() if k not in ("kept", "deleted_ids")}
-                                                for t in report.get("targets", [])]})
-                catalog.close()
-            res.status, res.error, res.detail = status, error, report
+            report = run_prune(config, [req.policy], lock_wait=config.daemon.lock_wait)  # it records itself
+            res.status = "ok" if report["ok"] else "failed"
+            res.error = "; ".join(e for t in report["targets"] for e in t.get("errors", [])) or None
+            res.detail = report
             return
         from reliad.jobs.backup import run_backup
 

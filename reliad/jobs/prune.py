@@ -191,7 +191,11 @@ def _target_lock(config: Config, target: TargetConfig, lock_wait: float) -> Iter
 
 def run_prune(config: Config, policies: list[str] | None = None, *, dry_run: bool = False,
               target_name: str | None = None, lock_wait: float = 0.0, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Prune the targets of `policies` (all when None); one report per target."""
+    """Prune the targets of `policies` (all when None); one report per target.
+
+    The run is recorded in the catalog here, whoever started it (the CLI or the service):
+    one `prune` job row per policy, which is what the service's schedule counts as a served
+    prune slot. A dry run changes nothing and is not recorded."""
     names = policies if policies else sorted(config.policies)
     for n in names:
         config.policy(n)
@@ -199,37 +203,66 @@ def run_prune(config: Config, policies: list[str] | None = None, *, dry_run: boo
         config.target(target_name)
     now = now or utcnow()
     t0 = time.monotonic()
+    catalog = Catalog(config.state_dir)
+    try:
+        rows = [] if dry_run else [catalog.job_start("prune", n, _row_target(config, n, target_name)) for n in names]
+        report: dict[str, Any] = {}
+        error: str | None = None
+        try:
+            report = _prune(config, catalog, names, dry_run, target_name, lock_wait, now, t0)
+            error = "; ".join(e for t in report["targets"] for e in t.get("errors", [])) or None
+        except ReliadError as e:
+            error = str(e)
+            raise
+        finally:
+            detail = {k: v for k, v in report.items() if k != "targets"} | {
+                "targets": [{k: v for k, v in t.items() if k not in ("kept", "deleted_ids")}
+                            for t in report.get("targets", [])]}
+            for rowid in rows:
+                catalog.job_finish(rowid, "ok" if report.get("ok") else "failed", time.monotonic() - t0, error,
+                                   detail)
+    finally:
+        catalog.close()
+    return report
+
+
+def _row_target(config: Config, policy: str, target_name: str | None) -> str | None:
+    """The target a prune job row names: the one pruned, else the policy's primary one."""
+    try:
+        return target_name or config.primary_target(config.policies[policy]).name
+    except ConfigError:
+        return None
+
+
+def _prune(config: Config, catalog: Catalog, names: list[str], dry_run: bool, target_name: str | None,
+           lock_wait: float, now: dt.datetime, t0: float) -> dict[str, Any]:
     targets: dict[str, list[str]] = {}
     for n in names:
         for t in config.policies[n].targets:
             if target_name is None or t == target_name:
                 targets.setdefault(t, []).append(n)
     reports: list[dict[str, Any]] = []
-    catalog = Catalog(config.state_dir)
-    try:
-        for tname, pols in targets.items():
-            target = config.targets[tname]
-            try:
-                with _target_lock(config, target, lock_wait) as locked:
-                    rep = prune_target(config, target, pols, dry_run, now, locked)
-            except ConfigError as e:  # e.g. a target type this build cannot open
-                reports.append({"target": tname, "skipped": str(e), "errors": []})
-                continue
-            except ReliadError as e:
-                reports.append({"target": tname, "errors": [str(e)]})
-                log.error("event=prune_failed target=%s error=%r", tname, str(e))
-                continue
-            if not dry_run:
-                for bid in rep.get("deleted_ids", []):
-                    catalog.db.execute("UPDATE backups SET status='pruned' WHERE id=? AND target=?", (bid, tname))
-            reports.append(rep)
-            if "skipped" in rep:
-                continue
-            log.info("event=prune_done target=%s expired=%d manifests_deleted=%d packs_deleted=%d orphans=%d "
-                     "bytes_freed=%d dry_run=%s", tname, len(rep["expired"]), rep["manifests_deleted"],
-                     rep["packs_deleted"], len(rep["orphans"]), rep["bytes_freed"], dry_run)
-    finally:
-        catalog.close()
+    for tname, pols in targets.items():
+        target = config.targets[tname]
+        try:
+            with _target_lock(config, target, lock_wait) as locked:
+                rep = prune_target(config, target, pols, dry_run, now, locked)
+        except ConfigError as e:  # e.g. a target type this build cannot open
+            reports.append({"target": tname, "skipped": str(e), "errors": []})
+            continue
+        except ReliadError as e:
+            reports.append({"target": tname, "errors": [str(e)]})
+            log.error("event=prune_failed target=%s error=%r", tname, str(e))
+            continue
+        if not dry_run:
+            for bid in rep.get("deleted_ids", []):
+                catalog.mark_pruned(bid, tname)
+        reports.append(rep)
+        if "skipped" in rep:
+            continue
+        log.info("event=prune_done target=%s expired=%d manifests_deleted=%d packs_deleted=%d orphans=%d "
+                 "bytes_freed=%d dry_run=%s", tname, len(rep["expired"]), rep["manifests_deleted"],
+                 rep["packs_deleted"], len(rep["orphans"]), rep["bytes_freed"], dry_run)
     errors = [e for r in reports for e in r.get("errors", [])]
     return {"ok": not errors, "dry_run": dry_run, "policies": names, "at": iso(now),
             "duration_s": round(time.monotonic() - t0, 3), "targets": reports}

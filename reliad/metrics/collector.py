@@ -191,9 +191,7 @@ class ReliadCollector(Collector):
             labels=labels)
 
         policies = set(config.policies)
-        rows = [r for r in catalog.db.execute(
-            "SELECT policy, type, target, status, started_at, finished_at, duration_s, files, bytes_read, "
-            "bytes_stored FROM backups ORDER BY started_at, id") if r["policy"] in policies]
+        rows = [r for r in catalog.backup_history() if r["policy"] in policies]
         newest_ok: dict[tuple[str, str, str], Any] = {}
         newest_done: dict[tuple[str, str, str], Any] = {}
         newest_any: dict[tuple[str, str, str], Any] = {}
@@ -257,11 +255,7 @@ class ReliadCollector(Collector):
         next_run = GaugeMetricFamily(
             "reliad_scheduler_next_run_timestamp_seconds", "When the service will next start this backup.",
             labels=labels)
-        newest: dict[tuple[str, str], float] = {}
-        for r in catalog.db.execute("SELECT policy, type, MAX(finished_at) AS f FROM backups WHERE status='ok' "
-                                    "GROUP BY policy, type"):
-            if r["f"]:
-                newest[(r["policy"], r["type"])] = _ts(r["f"]) or 0.0
+        newest = {key: _ts(f) or 0.0 for key, f in catalog.newest_ok().items()}
         now = time.time()
         for p in config.policies.values():
             for btype, facts in schedule_facts(p, dt.datetime.now(dt.UTC)).items():
@@ -290,16 +284,11 @@ class ReliadCollector(Collector):
         checked = GaugeMetricFamily(
             "reliad_verify_last_checked_backups", "Backups checked by the newest verification in this mode.",
             labels=labels)
-        for r in catalog.db.execute(
-                "SELECT policy, target, mode, SUM(damaged_backups > 0) AS bad, COUNT(*) AS n FROM verify_runs "
-                "GROUP BY policy, target, mode"):
+        for r in catalog.verify_counts():
             key = [r["policy"], r["target"], r["mode"]]
             runs.add_metric([*key, "ok"], float(r["n"] - r["bad"]))
             runs.add_metric([*key, "damage"], float(r["bad"]))
-        for r in catalog.db.execute(
-                "SELECT v.policy, v.target, v.mode, v.finished_at, v.damaged_backups, v.backups FROM verify_runs v "
-                "JOIN (SELECT policy, target, mode, MAX(seq) AS seq FROM verify_runs GROUP BY policy, target, mode) m "
-                "ON v.seq = m.seq"):
+        for r in catalog.latest_verifies():
             key = [r["policy"], r["target"], r["mode"]]
             last_run.add_metric(key, _ts(r["finished_at"]) or 0.0)
             damaged.add_metric(key, float(r["damaged_backups"]))
@@ -313,8 +302,7 @@ class ReliadCollector(Collector):
             "gave up.", labels=["target", "outcome"])
         seconds = CounterMetricFamily(
             "reliad_lock_wait_seconds", "Seconds writers spent waiting for a repository lock.", labels=["target"])
-        for r in catalog.db.execute("SELECT target, SUM(acquired) AS ok, COUNT(*) AS n, SUM(waited_s) AS s "
-                                    "FROM lock_waits GROUP BY target"):
+        for r in catalog.lock_wait_totals():
             waits.add_metric([r["target"], "acquired"], float(r["ok"]))
             waits.add_metric([r["target"], "timeout"], float(r["n"] - r["ok"]))
             seconds.add_metric([r["target"]], float(r["s"]))
@@ -334,17 +322,8 @@ class ReliadCollector(Collector):
         lag = GaugeMetricFamily(
             "reliad_replication_lag_seconds", "Age of the oldest backup of this policy not yet complete on this "
             "offsite target; 0 when it is up to date.", labels=labels)
-        waiting: dict[tuple[str, str], tuple[int, int, float]] = {}
-        has_table = catalog.db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='replication'").fetchone()
-        if has_table:
-            for r in catalog.db.execute(
-                    "SELECT b.policy, r.target, COUNT(*) AS n, SUM(b.bytes_stored) AS bytes, MIN(b.finished_at) AS oldest "
-                    "FROM replication r JOIN (SELECT id, policy, MAX(bytes_stored) AS bytes_stored, "
-                    "MIN(finished_at) AS finished_at FROM backups WHERE status IN ('ok', 'partial') GROUP BY id, policy) b "
-                    "ON b.id = r.backup_id "
-                    "WHERE r.state = 'pending' GROUP BY b.policy, r.target"):
-                waiting[(r["policy"], r["target"])] = (r["n"], r["bytes"] or 0, _ts(r["oldest"]) or time.time())
+        waiting = {(r["policy"], r["target"]): (r["n"], r["bytes"] or 0, _ts(r["oldest"]) or time.time())
+                   for r in catalog.replication_waiting()}
         now = time.time()
         for p in config.policies.values():
             for name in p.targets:
