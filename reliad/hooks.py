@@ -32,24 +32,38 @@ def _tail(output: str) -> str:
     return text if len(text) <= _SHOWN else "..." + text[-_SHOWN:]
 
 
-def run_hook(policy: PolicyConfig, phase: str, command: str, env: dict[str, str]) -> None:
-    """Run one command; raise ReliadError naming it, its exit and its output when it fails."""
-    timeout = parse_seconds(policy.options.get("hooks", {}).get("timeout", "5m"))
-    log.info("event=hook_start policy=%s phase=%s command=%r", policy.name, phase, command)
-    proc = subprocess.Popen(["/bin/sh", "-c", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, env={**os.environ, **env}, start_new_session=True)
+def run_command(command: str | list[str] | tuple[str, ...], env: dict[str, str],
+                timeout: float) -> tuple[int | None, str]:
+    """Run a command (a string through /bin/sh, a list as is) in its own process group; its exit
+    code (None when it was killed after `timeout` seconds) and its output, shortened. A program
+    that does not exist gives 127, as the shell would."""
+    argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env={**os.environ, **env}, start_new_session=True)
+    except OSError as e:
+        return 127, f"{argv[0]}: {e.strerror}"
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         out, _ = proc.communicate()
+        return None, _tail(out.decode("utf-8", "replace"))
+    return proc.returncode, _tail(out.decode("utf-8", "replace"))
+
+
+def run_hook(policy: PolicyConfig, phase: str, command: str, env: dict[str, str]) -> None:
+    """Run one command; raise ReliadError naming it, its exit and its output when it fails."""
+    timeout = parse_seconds(policy.options.get("hooks", {}).get("timeout", "5m"))
+    log.info("event=hook_start policy=%s phase=%s command=%r", policy.name, phase, command)
+    rc, out = run_command(command, env, timeout)
+    if rc is None:
         raise ReliadError(f"policy {policy.name!r}: {phase} hook {command!r} did not finish within "
-                          f"{timeout:g} s and was killed; output: {_tail(out.decode('utf-8', 'replace')) or '(none)'}"
-                          ) from None
-    if proc.returncode != 0:
-        how = f"exit code {proc.returncode}" if proc.returncode > 0 else f"signal {-proc.returncode}"
+                          f"{timeout:g} s and was killed; output: {out or '(none)'}")
+    if rc != 0:
+        how = f"exit code {rc}" if rc > 0 else f"signal {-rc}"
         raise ReliadError(f"policy {policy.name!r}: {phase} hook {command!r} failed ({how}); output: "
-                          f"{_tail(out.decode('utf-8', 'replace')) or '(none)'}")
+                          f"{out or '(none)'}")
     log.info("event=hook_done policy=%s phase=%s command=%r", policy.name, phase, command)
 
 

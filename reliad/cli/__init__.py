@@ -14,6 +14,7 @@ from reliad.cli import (
     backup,
     catalog,
     check_config,
+    drill,
     init,
     key,
     listing,
@@ -42,6 +43,8 @@ COMMANDS: list[click.Command] = [
     metrics.metrics_cmd,
     key.key_group,
     audit.audit_group,
+    drill.drill_cmd,
+    drill.drills_cmd,
 ]
 
 

@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from reliad.config.drills import parse_drills
 from reliad.config.keys import check_keys, check_name, resolve_path
 from reliad.config.model import (
     DEFAULT_CONFIG,
@@ -79,5 +80,7 @@ def parse_config(file: Path, raw: dict[str, Any]) -> Config:
         check_name(file, "policy", name)
     policies = {n: parse_policy(file, n, p, targets) for n, p in policies_raw.items()}
     metrics = parse_metrics(file, raw["metrics"]) if "metrics" in raw else MetricsConfig()
-    return Config(path=file, state_dir=resolve_path(file, raw["state_dir"]), targets=targets,
-                  policies=policies, metrics=metrics, daemon=parse_daemon(file, raw.get("daemon", {})))
+    state_dir = resolve_path(file, raw["state_dir"])
+    return Config(path=file, state_dir=state_dir, targets=targets, policies=policies, metrics=metrics,
+                  daemon=parse_daemon(file, raw.get("daemon", {})),
+                  drills=parse_drills(file, raw.get("drills", {}), policies, targets, state_dir))

@@ -15,7 +15,7 @@ from reliad.errors import ConfigError
 DEFAULT_CONFIG = Path("/etc/reliad/reliad.toml")
 CONTENT_CLASSES = ("pages", "customers", "transactions", "business", "merchants")
 
-TOP_KEYS = {"state_dir": str, "targets": dict, "policies": dict, "metrics": dict, "daemon": dict}
+TOP_KEYS = {"state_dir": str, "targets": dict, "policies": dict, "metrics": dict, "daemon": dict, "drills": dict}
 # 11090: outside 9100-9999, the range the Prometheus wiki's "Default port allocations" page
 # hands out to exporters, which is fully taken; reliad is an application, not an exporter.
 DEFAULT_METRICS_PORT = 11090
@@ -144,6 +144,7 @@ class Config:
     policies: dict[str, PolicyConfig]
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
+    drills: dict[str, Any] = field(default_factory=dict)  # policy name -> config.drills.DrillConfig, one for each
 
     def policy(self, name: str) -> PolicyConfig:
         if name not in self.policies:
