@@ -163,7 +163,7 @@ class Drill:
             phase.outcome, phase.detail = INTERRUPTED, "the drill was stopped during this phase"
             raise
         finally:
-            phase.duration_s = time.monotonic() - t0
+            phase.duration_s = round(time.monotonic() - t0, 3)  # the record's figures add up exactly
             log.info("event=drill_phase id=%s phase=%s outcome=%s duration_s=%.3f bytes=%d", self.id, name,
                      phase.outcome, phase.duration_s, phase.bytes)
 

@@ -10,9 +10,11 @@ from reliad.ledger.store import Ledger
 
 
 def save(state_dir: Path, record: dict[str, Any]) -> None:
-    Ledger(state_dir).add_drill(record)
+    with Ledger(state_dir) as ledger:
+        ledger.add_drill(record)
 
 
 def load(state_dir: Path, policy: str | None = None, since: str | None = None) -> list[dict[str, Any]]:
     """Every drill (of one policy), oldest first."""
-    return Ledger(state_dir).drills(policy=policy, since=since)
+    with Ledger(state_dir) as ledger:
+        return ledger.drills(policy=policy, since=since)
