@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT, Reliad, write_config
 
+from tests.test_metrics import samples, value
+
 PHASES = ["prepare", "fetch", "restore", "verify", "load", "checks", "failover", "cleanup"]
 
 
@@ -61,6 +63,11 @@ def test_general_drill_passes_and_proves_every_file(tmp_path, src):
     assert [d["verdict"] for d in report["drills"]] == ["PASS", "PASS"]
     assert report["status"][0]["status"] == "VERIFIED"
     assert "policy shop: VERIFIED until" in r.run("drills", "shop").stdout
+    series = samples(r.run("metrics").stdout)
+    assert value(series, "reliad_drill_last_result", policy="shop", scenario="general", result="PASS") == 1
+    assert value(series, "reliad_drill_verified", policy="shop") == 1
+    assert value(series, "reliad_drill_completeness_ratio", policy="shop", scenario="general") == 1
+    assert value(series, "reliad_drill_objective_seconds", policy="shop", scenario="severe") == 12 * 3600
     audit = r.run("audit", "show").stdout
     assert "drill" in audit and inc["id"] in audit
 
@@ -73,6 +80,10 @@ def test_objective_of_one_second_fails(tmp_path, src):
     assert rec["recovery_time_s"] > 1.5 and rec["objective_s"] == 1
     assert len(rec["reasons"]) == 1 and "over the general objective of 1.0 s" in rec["reasons"][0]
     assert r.json("drills")["status"][0]["status"] == "NOT_VERIFIED"
+    series = samples(r.run("metrics").stdout)
+    assert value(series, "reliad_drill_last_result", policy="shop", scenario="general", result="FAIL") == 1
+    assert value(series, "reliad_drill_recovery_seconds", policy="shop", scenario="general") > 1.5
+    assert value(series, "reliad_drill_verified", policy="shop") == 0
 
 
 def test_flipped_byte_in_a_pack_fails_with_damage_named(tmp_path, src):

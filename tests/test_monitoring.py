@@ -194,6 +194,7 @@ def test_prometheus_scrapes_reliad_runs_the_dashboard_and_fires_alerts(
         reliad.run("backup", "shop", "--type", "full", "--lock-wait", "0.2", expect=1)
     reliad.run("backup", "shop", "--type", "full")
     reliad.run("verify", "--mode", "fast")
+    reliad.run("drill", "shop", "--scenario", "general")  # the drill panels need one drill to show
     # Break the backups on purpose: the source directory disappears. The service starts, finds
     # the differential and incremental overdue (only fulls were taken), runs them, and they fail.
     src.rename(tmp_path / "src-moved-away")

@@ -35,6 +35,7 @@ from reliad import __version__
 from reliad.catalog import Catalog
 from reliad.config import Config, PolicyConfig
 from reliad.config.schedule import BACKUP_TYPES, Schedule, cron_trigger
+from reliad.metrics.drills import drill_metrics
 from reliad.timeutil import parse_iso
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ class ReliadCollector(Collector):
             finally:
                 catalog.close()
             families += self._repositories(config)
+            families += drill_metrics(config)
         except Exception as e:
             # The scrape then fails (HTTP 500, `up` drops to 0 and ReliadDown fires); say why in one line.
             log.error("event=metrics_collect_failed error=%r", str(e) or type(e).__name__)
