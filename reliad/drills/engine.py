@@ -47,6 +47,7 @@ from reliad.drills.grading import (
 from reliad.drills.restored import verify_tree
 from reliad.errors import ConfigError, DamageError, ReliadError
 from reliad.hooks import run_command
+from reliad.jobs.rebuild import rebuild_catalog
 from reliad.jobs.restore import run_restore
 from reliad.jobs.verify import run_verify
 from reliad.repository import Repository
@@ -204,20 +205,14 @@ class Drill:
             raise PhaseStop(FAILED, f"the repository of offsite target {name!r} is encrypted and no recovery key is "
                                     f"configured for drills: set drills.{self.policy.name}.recovery_key = "
                                     "{ passphrase_file = \"...\" } (see 'reliad key add')")
-        headers = []
-        for bid in self.repo.backup_ids():
-            try:
-                headers.append(self.repo.header(bid))
-            except DamageError as e:
-                self.m.damage.append({"path": f"manifests/{bid}", "reason": str(e)})
+        found = rebuild_catalog(lost, name)[name]
         catalog = Catalog(self.tmp_state)
         try:
-            catalog.replace_target(name, headers)
             self.backup_id = self._choose(catalog, name)
         finally:
             catalog.close()
         self.phases["fetch"].bytes = sum(o.size for o in self.repo.storage.list("manifests/"))
-        self.phases["fetch"].detail = f"catalog rebuilt from offsite target {name!r}: {len(headers)} backups"
+        self.phases["fetch"].detail = f"catalog rebuilt from offsite target {name!r}: {found} backups"
         self.header = self.repo.header(self.backup_id)
         self._check_space()
 
