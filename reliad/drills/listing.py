@@ -30,11 +30,11 @@ def render_report(report: dict[str, Any]) -> str:
     if not report["drills"]:
         lines.append("no drills yet; run 'reliad drill POLICY --scenario general'")
     else:
-        lines.append(f"{'STARTED':<21} {'POLICY':<12} {'SCENARIO':<9} {'BACKUP':<24} {'RECOVERY':>9} {'OBJECTIVE':>9} "
+        lines.append(f"{'STARTED':<21} {'POLICY':<12} {'SCENARIO':<9} {'BACKUP':<30} {'RECOVERY':>9} {'OBJECTIVE':>9} "
                      f"{'COMPLETE':>9} VERDICT")
     for d in report["drills"]:
         lines.append(f"{d.get('started_at') or '-':<21} {d['policy']:<12} {d['scenario']:<9} "
-                     f"{d.get('backup_id') or '-':<24} {duration(d.get('recovery_time_s')):>9} "
+                     f"{d.get('backup_id') or '-':<30} {duration(d.get('recovery_time_s')):>9} "
                      f"{duration(d.get('objective_s')):>9} {percent(d.get('completeness')):>9} {d['verdict']}")
         phases = ", ".join(f"{p['name']} {duration(p['duration_s'])}" for p in d.get("phases", [])
                            if p["outcome"] != "skipped")

@@ -53,7 +53,6 @@ def render(r: dict[str, Any]) -> str:
         lines.append(f"  check {chk['name']!r}: {chk['outcome']} ({chk.get('detail', '')})")
     for n in r.get("notes", []):
         lines.append(f"  note: {n}")
-    if r.get("reasons"):
-        lines.append("  to fix:")
-        lines += [f"  - {reason}" for reason in r["reasons"]]
+    lines.append(f"verdict: {r['verdict']} (exit {r['exit_code']})" + (", to fix:" if r.get("reasons") else ""))
+    lines += [f"  - {reason}" for reason in r.get("reasons", [])]
     return "\n".join(lines)
