@@ -33,7 +33,7 @@ def status_cmd(ctx: Context) -> int:
     def text() -> str:
         head = (f"service: running (pid {service['pid']}, since {service['started_at']})" if service
                 else "service: not running (next runs are what it will do when started)")
-        lines = [head, f"{'POLICY':<12} {'TYPE':<12} {'SCHEDULE':<22} {'STATE':<12} {'LAST RUN':<21} "
+        lines = [head, f"{'POLICY':<12} {'TYPE':<13} {'SCHEDULE':<22} {'STATE':<12} {'LAST RUN':<21} "
                        f"{'RESULT':<8} NEXT RUN"]
         for d in rows:
             last = d["last_run"] or {}
@@ -49,10 +49,13 @@ def status_cmd(ctx: Context) -> int:
                 nxt = "overdue: runs when the service starts"
             else:
                 nxt = d["next_run"] + (" (schedule starts)" if d["state"] == "not started" else "")
-            lines.append(f"{d['policy']:<12} {d['type']:<12} {d['schedule'][:22]:<22} {d['state']:<12} "
+            lines.append(f"{d['policy']:<12} {d['type']:<13} {d['schedule'][:22]:<22} {d['state']:<12} "
                          f"{last.get('started_at') or '-':<21} {last.get('status') or '-':<8} {nxt}")
-            if last.get("status") in ("failed", "skipped") and last.get("error"):
-                lines.append(f"{'':<12} {'':<12} {last['status']}: {last['error']}")
+            if last.get("status") in ("failed", "skipped", "FAIL", "NOT_VERIFIED") and last.get("error"):
+                lines.append(f"{'':<12} {'':<13} {last['status']}: {last['error']}")
+        for st in data["drills"]:
+            until = f" until {st['valid_until']}" if st["status"] == "VERIFIED" else ""
+            lines.append(f"drills of {st['policy']}: {st['status']}{until} ({st['reason']})")
         return "\n".join(lines)
 
     ctx.emit(data, text)

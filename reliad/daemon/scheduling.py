@@ -14,7 +14,12 @@ from typing import Any
 from reliad.catalog import Catalog
 from reliad.config import Config
 from reliad.config.schedule import JOB_TYPES, Schedule
+from reliad.drills import records
 from reliad.timeutil import iso, parse_iso
+
+# The service's drill jobs and their scenarios (docs/DRILLS.md): jobs of the policy's
+# repository worker like backups, so never at the same time as one.
+DRILL_JOBS = {"drill-general": "general", "drill-severe": "severe"}
 
 
 @dataclass
@@ -56,5 +61,23 @@ def plan(config: Config, catalog: Catalog, now: dt.datetime) -> list[Slot]:
             state = sched.state(now)
             nxt = sched.next_after(last, now) if state in ("active", "not started") else None
             missed = sched.missed_slots(last, now) if state == "active" else 0
+            out.append(Slot(name, jtype, sched, last, nxt, state, missed))
+    return out + drill_slots(config, now)
+
+
+def drill_slots(config: Config, now: dt.datetime) -> list[Slot]:
+    """Where each policy's drill schedules stand, from the ledger. The last served slot is the
+    start of the newest drill that ran to its end (one killed midway is caught up); a policy
+    never drilled is not overdue: its first drill comes at its first slot."""
+    drills = [d for d in records.load(config.state_dir) if not d.get("interrupted")]
+    out = []
+    for name in config.policies:
+        for jtype, scenario in DRILL_JOBS.items():
+            sched = config.drills[name].schedules[scenario]
+            done = [d for d in drills if d.get("policy") == name and d.get("scenario") == scenario]
+            last = parse_iso(done[-1]["started_at"]) if done else None
+            state = sched.state(now)
+            nxt = sched.next_after(last or now, now) if state in ("active", "not started") else None
+            missed = sched.missed_slots(last, now) if state == "active" and last is not None else 0
             out.append(Slot(name, jtype, sched, last, nxt, state, missed))
     return out

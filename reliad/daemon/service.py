@@ -37,18 +37,23 @@ from typing import Any
 from reliad import audit
 from reliad.catalog import Catalog
 from reliad.config import Config, load_config
-from reliad.daemon import metrics_endpoint
+from reliad.daemon import drills, metrics_endpoint
 from reliad.daemon.notify import Notifier
 from reliad.daemon.protocol import JobResult, Request
-from reliad.daemon.scheduling import plan
+from reliad.daemon.scheduling import DRILL_JOBS, plan
 from reliad.daemon.worker import RepoWorker
 from reliad.errors import ReliadError
 from reliad.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
-ATTACHMENTS: tuple[Callable[[Service], None], ...] = (metrics_endpoint.attach,)
+ATTACHMENTS: tuple[Callable[[Service], None], ...] = (metrics_endpoint.attach, drills.attach)
 STATE_FILE = "daemon.json"
 CANCEL_WAIT_S = 30.0  # after the grace period, how long a cancelled job may take to clean up
+
+
+def _job_name(jtype: str) -> str:
+    """'full backup', 'general drill': how logs and systemd's status line name a job."""
+    return f"{DRILL_JOBS[jtype]} drill" if jtype in DRILL_JOBS else f"{jtype} backup"
 
 
 class Service:
@@ -132,7 +137,7 @@ class Service:
 
     # -- called by workers ------------------------------------------------------------------
     def job_started(self, req: Request) -> None:
-        verb = "pruning" if req.type == "prune" else f"running {req.type} backup of"
+        verb = "pruning" if req.type == "prune" else f"running {_job_name(req.type)} of"
         self.notifier.status(f"{verb} {req.policy}")
         self.changed()
 
@@ -194,7 +199,7 @@ class Service:
             for w in self.workers.values():
                 r = w.running
                 if r:
-                    running.append(f"{'pruning' if r.type == 'prune' else r.type + ' backup of'} {r.policy}")
+                    running.append(f"{'pruning' if r.type == 'prune' else _job_name(r.type) + ' of'} {r.policy}")
         nxt = [(j.next_run_time, j.id) for j in self.scheduler.get_jobs() if j.next_run_time] if self.scheduler else []
         head = "running " + ", ".join(running) if running else "idle"
         if nxt:

@@ -12,8 +12,10 @@ import psutil
 
 from reliad.catalog import Catalog
 from reliad.config import Config
-from reliad.daemon.scheduling import plan
+from reliad.daemon.scheduling import DRILL_JOBS, plan
 from reliad.daemon.service import STATE_FILE
+from reliad.drills import records
+from reliad.drills.status import policy_status
 from reliad.timeutil import iso, utcnow
 
 
@@ -33,11 +35,14 @@ def status_report(cfg: Config) -> dict[str, Any]:
     now = utcnow()
     service = _service_state(cfg.state_dir)
     catalog = Catalog(cfg.state_dir)
+    drills = records.load(cfg.state_dir)
     try:
         slots = plan(cfg, catalog, now)
         rows = []
         for s in slots:
-            if s.type == "prune":
+            if s.type in DRILL_JOBS:
+                last_run = _last_drill(drills, s.policy, DRILL_JOBS[s.type])
+            elif s.type == "prune":
                 last = catalog.last_job("prune", s.policy)
                 last_run = {"status": last["status"], "started_at": last["started_at"],
                             "finished_at": last["finished_at"], "error": last["error"]} if last else None
@@ -63,5 +68,15 @@ def status_report(cfg: Config) -> dict[str, Any]:
     data = {"at": iso(now), "service": {"running": service is not None,
                                         **({k: service[k] for k in ("pid", "started_at", "config", "workers")}
                                            if service else {})},
-            "jobs": rows}
+            "jobs": rows, "drills": [policy_status(cfg, p, drills, now) for p in sorted(cfg.policies)]}
     return data
+
+
+def _last_drill(drills: list[dict[str, Any]], policy: str, scenario: str) -> dict[str, Any] | None:
+    """The newest drill of a policy and scenario in the shape of a last run (status = verdict)."""
+    mine = [d for d in drills if d.get("policy") == policy and d.get("scenario") == scenario]
+    if not mine:
+        return None
+    d = mine[-1]
+    return {"id": d.get("id"), "status": d.get("verdict"), "type": f"drill-{scenario}", "started_at": d.get("started_at"),
+            "finished_at": d.get("finished_at"), "error": "; ".join(d.get("reasons") or []) or None}

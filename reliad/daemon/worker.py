@@ -24,12 +24,14 @@ from typing import Any
 from reliad.catalog import Catalog
 from reliad.config.schedule import BACKUP_TYPES
 from reliad.daemon.protocol import JobCancelled, JobResult, Request, WorkerHost
+from reliad.daemon.scheduling import DRILL_JOBS
 from reliad.errors import ReliadError
 from reliad.repository.repo import new_backup_id
 from reliad.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
-RANK = {"full": 0, "differential": 1, "incremental": 2, "prune": 3}
+# A drill due with a backup waits for it: the drill then restores the newest backup.
+RANK = {"full": 0, "differential": 1, "incremental": 2, "prune": 3, "drill-general": 4, "drill-severe": 5}
 LARGER = {"full": (), "differential": ("full",), "incremental": ("full", "differential"), "prune": ()}
 SETTLE_S = 0.5  # jobs APScheduler fires in the same instant arrive within this
 
@@ -135,7 +137,7 @@ class RepoWorker:
         period = policy.schedules[req.type].period(req.due) if policy else None
         if period:
             window = min(window, period / 2)
-        for larger in LARGER[req.type]:
+        for larger in LARGER.get(req.type, ()):
             with self.cond:
                 waiting = self.pending.get((req.policy, larger))
             if waiting and abs((waiting.due - req.due).total_seconds()) <= window:
@@ -198,6 +200,14 @@ class RepoWorker:
             raise JobCancelled(self.cancel_reason)
 
     def _run(self, config: Any, req: Request, res: JobResult) -> None:
+        if req.type in DRILL_JOBS:
+            from reliad.daemon.drills import run_drill_process
+
+            record = run_drill_process(config, req.policy, DRILL_JOBS[req.type], self.cancel_event)
+            res.status = "ok" if record["verdict"] == "PASS" else "failed"
+            res.backup_id, res.detail = record.get("backup_id"), record
+            res.error = None if res.status == "ok" else f"{record['verdict']}: " + "; ".join(record["reasons"])
+            return
         if req.type == "prune":
             from reliad.jobs.prune import run_prune
 
