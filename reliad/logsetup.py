@@ -17,3 +17,6 @@ def setup_logging(verbose: int = 0, daemon: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # tzlocal narrates its look-up of the host's time zone (for cron schedules) at DEBUG: not an
+    # event of reliad's, and -vv must still show a failing command's error as its one sentence.
+    logging.getLogger("tzlocal").setLevel(logging.INFO)
