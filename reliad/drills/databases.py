@@ -21,9 +21,9 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from reliad.config import Config, SourceConfig
 from reliad.drills import bookkeeping
 from reliad.errors import ReliadError
-from reliad.jobs.dbrestore import SUFFIX, run_db_restore
+from reliad.jobs.dbrestore import run_db_restore
 from reliad.repository import Repository
-from reliad.sources import mariadb, postgres
+from reliad.sources import SOURCE_TYPES, mariadb, postgres
 from reliad.sources.dump import VIRTUAL_ROOT, find_program, password_from, run_client
 
 log = logging.getLogger(__name__)
@@ -125,7 +125,7 @@ def dumps(repo: Repository, backup_id: str) -> list[tuple[str, str, str]]:
             continue
         source = os.fsdecode(parts[1])
         kind = kinds.get(source)
-        suffix = SUFFIX.get(kind or "", None)
+        suffix = SOURCE_TYPES[kind].suffix if kind else b""
         if kind and suffix and parts[2].endswith(suffix):
             out.append((source, unquote(os.fsdecode(parts[2][:-len(suffix)])), kind))
     return out
