@@ -382,6 +382,12 @@ class Catalog:
             "ON b.id = r.backup_id "
             "WHERE r.state = 'pending' GROUP BY b.policy, r.target")]
 
+    def verify_runs(self, since: str | None = None, until: str | None = None) -> list[dict[str, Any]]:
+        """Recorded verification runs that finished in [since, until) (ISO UTC text), oldest first."""
+        rows = self.db.execute("SELECT * FROM verify_runs WHERE finished_at >= ? AND finished_at < ? "
+                               "ORDER BY finished_at, seq", (since or "", until or "~"))
+        return [dict(r) for r in rows]
+
     def record_lock_wait(self, target: str, command: str, waited_s: float, acquired: bool) -> None:
         """A writer that found the repository locked: how long it waited and whether it got in."""
         self.db.execute("INSERT INTO lock_waits (at, target, command, waited_s, acquired) VALUES (?,?,?,?,?)",
