@@ -82,7 +82,7 @@ def test_a_month_without_backups_has_no_figures_and_no_verdicts(tmp_path: Path) 
 
 
 def test_cron_slots_are_late_when_the_next_run_starts_after_the_grace() -> None:
-    from reliad.schedule import Schedule
+    from reliad.config.schedule import Schedule
 
     sched = Schedule("full", cron="0 3 * * *", timezone="UTC")
     start, end = dt.datetime(2026, 11, 1, tzinfo=dt.UTC), dt.datetime(2026, 11, 4, tzinfo=dt.UTC)
@@ -92,3 +92,22 @@ def test_cron_slots_are_late_when_the_next_run_starts_after_the_grace() -> None:
     assert backups.schedule_row(sched, served, None, start, end)["late"] == 0
     served[1] = dt.datetime(2026, 11, 2, 6, tzinfo=dt.UTC)
     assert backups.schedule_row(sched, served, None, start, end) == {"scheduled": 3, "late": 1, "period_s": 86400.0}
+
+
+def test_the_months_drills_come_from_the_ledger_and_are_set_against_the_standard(tmp_path: Path) -> None:
+    from report_month import DRILLS
+
+    from reliad.ledger.store import Ledger
+    from reliad.report import drillrows
+
+    with Ledger(tmp_path) as ledger:
+        for record in DRILLS:
+            ledger.add_drill(record)
+        rows = drillrows.gather(ledger, Month(2026, 11, dt.UTC), NOW)
+    assert [(d["id"], d["rto_met"], d["completeness_met"]) for d in rows] == [
+        ("drill-1", True, True), ("drill-2", False, False)]
+    r11, r12, r13 = model.drill_rows(rows)
+    assert (r11["verdict"], r12["verdict"], r13["verdict"]) == ("FAIL", "FAIL", "FAIL")
+    assert r12["reason"]["args"] == {"scenario": "severe", "seconds": 50400.0, "target": 43200.0}
+    assert r13["actual"]["args"] == {"value": 0.973, "scenario": "severe"}
+    assert [r["verdict"] for r in model.drill_rows([])] == ["NOT_VERIFIED"] * 3

@@ -25,6 +25,10 @@ from reliad.errors import ConfigError
 
 BACKUP_TYPES = ("full", "differential", "incremental")
 JOB_TYPES = (*BACKUP_TYPES, "prune")
+# Which successful backups renew the recovery point a type's schedule promises: a full
+# captures everything, so it also renews the differential and incremental clocks.
+COVERED_BY = {"full": ("full",), "differential": ("full", "differential"),
+              "incremental": ("full", "differential", "incremental")}
 # R8: the standard's recommended periods; prune is ours.
 DEFAULTS = {"incremental": "2h", "full": "12h", "differential": "7d", "prune": "1d"}
 ENTRY_KEYS = ("every", "cron", "start", "end", "jitter", "timezone")

@@ -34,7 +34,7 @@ from prometheus_client.registry import Collector
 from reliad import __version__
 from reliad.catalog import Catalog
 from reliad.config import Config, PolicyConfig
-from reliad.config.schedule import BACKUP_TYPES, Schedule, cron_trigger
+from reliad.config.schedule import BACKUP_TYPES, COVERED_BY, Schedule, cron_trigger
 from reliad.metrics.drills import drill_metrics
 from reliad.timeutil import parse_iso
 
@@ -42,10 +42,6 @@ log = logging.getLogger(__name__)
 
 
 RESULTS = ("ok", "partial", "failed")
-# Which successful backups renew the recovery point a type's schedule promises: a full
-# captures everything, so it also renews the differential and incremental clocks.
-COVERED_BY = {"full": ("full",), "differential": ("full", "differential"),
-              "incremental": ("full", "differential", "incremental")}
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200, 14400, 28800, 86400)
 REPO_SIZE_TTL_S = 60.0
 

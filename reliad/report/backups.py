@@ -18,15 +18,12 @@ from typing import Any
 
 from reliad.catalog import Catalog
 from reliad.config import Config, PolicyConfig
+from reliad.config.schedule import BACKUP_TYPES, COVERED_BY, Schedule, cron_trigger
 from reliad.report.period import Month
-from reliad.schedule import BACKUP_TYPES, Schedule, cron_trigger
 from reliad.timeutil import iso, parse_iso
 
 SERVED = ("ok", "partial", "pruned", "skipped")
 SUCCEEDED = ("ok", "partial", "pruned")
-# A successful backup renews the recovery point of its own type and of the smaller ones.
-COVERED_BY = {"full": ("full",), "differential": ("full", "differential"),
-              "incremental": ("full", "differential", "incremental")}
 MIN_GRACE_S = 300.0
 MAX_SLOTS = 50_000  # a minutely cron line has 44,640 slots in a month
 

@@ -1,6 +1,6 @@
 """The report's words in English and Chinese (zh-CN).
 
-Labels are plain strings; messages (targets, actual values, reasons, gaps) are functions of
+Labels are plain strings in words/en.toml and words/zh-CN.toml (same keys); messages (targets, actual values, reasons, gaps) are functions of
 their arguments and a `Fmt`, so each language orders and words them itself. The Chinese terms
 follow the standard's own text (平均无故障间隔时间, 软件平均故障恢复时间, 日故障率, 完全备份 ...).
 """
@@ -8,7 +8,9 @@ follow the standard's own text (平均无故障间隔时间, 软件平均故障�
 from __future__ import annotations
 
 import re
+import tomllib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 LANGUAGES = ("en", "zh-CN")
@@ -69,104 +71,16 @@ Message = Callable[[dict[str, Any], Fmt], str]
 # A number keeps its unit and a comparison its number on one line ("< 12 h" never breaks).
 _GLUE = re.compile(r"(?<=\d) (?=(?:h|min|d|s|GiB|MiB|KiB|TiB|B)\b|%)|(?<=[<>≤≥]) (?=\d)")
 
-EN_LABELS = {
-    "title": "Monthly availability report",
-    "subtitle": "Operating standard for internet marketing platforms: technical assurance",
-    "host": "Host", "hosts": "Hosts", "month": "Month", "timezone": "Time zone", "until": "Data up to",
-    "colon": ": ",
-    "overall": "Overall", "summary": "Summary", "clause": "Clause", "topic": "Requirement", "target": "Target",
-    "actual": "Actual", "verdict": "Verdict", "reason": "Reason", "coverage": "Measured coverage",
-    "gaps": "What this report could not see", "no_gaps": "Nothing: every clause was measured over the whole month.",
-    "empty": "No data at all was recorded for this month: no measurement, backup, verification, drill or audit "
-             "record. Every clause is therefore without a verdict; check that reliad ran (reliad run) in this month.",
-    "headline_pass": "The platform met every requirement of the standard this month.",
-    "headline": "{passed} of {total} requirements met, {failed} failed, {open} without a verdict "
-                "(not enough data or not verified).",
-    "sec_availability": "Availability per service", "sec_incidents": "Incidents",
-    "sec_trend": "MTBF and MTRS, trailing 12 months",
-    "sec_failure_rate": "Daily failure rate", "sec_utilisation": "Utilisation", "sec_backups": "Backups per policy and type",
-    "sec_verification": "Verification", "sec_drills": "Recovery drills", "sec_glossary": "Glossary and clauses",
-    "sec_hosts": "Hosts of the platform",
-    "service": "Service", "availability": "Availability", "objective": "Objective", "up_min": "Up (min)",
-    "down_min": "Down (min)", "maint_min": "Maintenance (min)", "unmeasured_min": "Unmeasured (min)",
-    "start": "Start", "end": "End", "duration": "Duration", "class": "Class", "cause": "Cause", "still_open": "open",
-    "no_incidents": "No incident in this month.", "no_services": "No service is probed: the ledger has no figures.",
-    "month_col": "Month", "mtbf": "MTBF", "interval90": "90 % interval", "failures": "Failures",
-    "operating": "Operating time",
-    "mtrs_software": "MTRS software", "mtrs_hardware": "MTRS hardware",
-    "day": "Day", "checks": "Checks", "failed": "Failed", "rate": "Rate", "days_over": "Days over 1 %",
-    "metric": "Metric", "average": "Average", "peak": "Peak", "cpu": "CPU", "memory": "Memory", "disk": "Disk",
-    "network": "Network", "policy": "Policy", "type": "Type", "schedule": "Schedule", "scheduled": "Scheduled",
-    "succeeded": "Succeeded", "covered": "Covered", "late": "Late", "worst_age": "Worst RPO age", "stored": "Stored",
-    "offsite_lag": "Offsite lag", "no_backups": "No backup policy in the catalog for this month.",
-    "mode": "Mode", "runs": "Runs", "backups": "Backups", "bytes": "Bytes re-read", "damaged": "Damaged",
-    "no_verification": "No verification ran in this month.", "audit": "Audit log",
-    "audit_line": "{records} records this month ({outcomes}); hash chain {chain}.", "intact": "intact",
-    "broken": "BROKEN", "scenario": "Scenario", "date": "Date", "recovery_time": "Recovery time",
-    "completeness": "Completeness", "no_drills": "No recovery drill ran in this month.",
-    "general": "general", "severe": "severe", "full": "full", "incremental": "incremental",
-    "differential": "differential", "software": "software", "hardware": "hardware",
-    "chart_availability": "Down and maintenance minutes per day (grey: not measured)", "chart_failure": "Daily failure rate",
-    "chart_mtbf": "MTBF (hours) with 90 % interval", "chart_mtrs": "MTRS (hours)", "limit": "1 % limit",
-    "target_line": "{hours} h target", "unmeasured": "not measured",
-    "none": "–", "page": "Page", "of": "of", "reasons": "Reasons",
-    "PASS": "PASS", "FAIL": "FAIL", "NOT_ENOUGH_DATA": "NOT ENOUGH DATA", "NOT_VERIFIED": "NOT VERIFIED",
-    "topic.availability": "Availability", "topic.utilisation": "Utilisation (average, peak)",
-    "topic.mtbf": "Mean time between failures", "topic.mtrs_software": "Mean software recovery time",
-    "topic.mtrs_hardware": "Mean hardware recovery time", "topic.daily_failure_rate": "Daily failure rate",
-    "topic.backup_types": "Backup methods", "topic.locations": "Local and offsite backups",
-    "topic.schedules": "Backup periods", "topic.verification": "Verification means",
-    "topic.failover": "Switch to the standby (drills)", "topic.recovery_time": "Recovery time",
-    "topic.completeness": "Degree of recovery",
-}
+WORDS = Path(__file__).with_name("words")
 
-ZH_LABELS = {
-    "title": "月度可用性报告",
-    "subtitle": "电子商务营销运营规范 · 技术保障要求",
-    "host": "主机", "hosts": "主机", "month": "月份", "timezone": "时区", "until": "数据截至",
-    "colon": "：",
-    "overall": "总体结论", "summary": "摘要", "clause": "条款", "topic": "要求", "target": "目标",
-    "actual": "实际", "verdict": "结论", "reason": "原因", "coverage": "测量覆盖率",
-    "gaps": "本报告未能覆盖的内容", "no_gaps": "无：每项条款在整个月内均有测量。",
-    "empty": "本月没有任何记录：没有测量、备份、校验、演练或审计记录。"
-             "因此所有条款均无结论；请检查本月 reliad 是否运行（reliad run）。",
-    "headline_pass": "本月平台满足标准的全部要求。",
-    "headline": "{total} 项要求中 {passed} 项通过，{failed} 项未通过，{open} 项无结论（数据不足或未验证）。",
-    "sec_availability": "各服务可用性", "sec_incidents": "故障事件", "sec_trend": "近 12 个月的 MTBF 与 MTRS",
-    "sec_failure_rate": "日故障率", "sec_utilisation": "资源利用率", "sec_backups": "按策略和类型的备份",
-    "sec_verification": "备份校验", "sec_drills": "灾难恢复演练", "sec_glossary": "术语、公式与条款",
-    "sec_hosts": "平台各主机",
-    "service": "服务", "availability": "可用率", "objective": "目标值", "up_min": "正常（分钟）",
-    "down_min": "中断（分钟）", "maint_min": "维护（分钟）", "unmeasured_min": "未测量（分钟）",
-    "start": "开始", "end": "结束", "duration": "持续时间", "class": "类别", "cause": "原因", "still_open": "未恢复",
-    "no_incidents": "本月无故障事件。", "no_services": "没有配置被探测的服务：台账中没有数据。",
-    "month_col": "月份", "mtbf": "MTBF", "interval90": "90% 置信区间", "failures": "故障次数", "operating": "运行时间",
-    "mtrs_software": "软件 MTRS", "mtrs_hardware": "硬件 MTRS",
-    "day": "日期", "checks": "检查次数", "failed": "失败", "rate": "故障率", "days_over": "超过 1% 的天数",
-    "metric": "指标", "average": "平均", "peak": "峰值", "cpu": "CPU", "memory": "内存", "disk": "磁盘",
-    "network": "网络", "policy": "策略", "type": "类型", "schedule": "周期", "scheduled": "应执行",
-    "succeeded": "成功", "covered": "被覆盖", "late": "延迟", "worst_age": "最长恢复点时长", "stored": "存储量",
-    "offsite_lag": "异地延迟", "no_backups": "本月目录中没有备份策略。",
-    "mode": "方式", "runs": "次数", "backups": "备份数", "bytes": "重读字节", "damaged": "损坏",
-    "no_verification": "本月没有执行校验。", "audit": "审计日志",
-    "audit_line": "本月 {records} 条记录（{outcomes}）；哈希链{chain}。", "intact": "完整",
-    "broken": "已损坏", "scenario": "场景", "date": "日期", "recovery_time": "恢复时间",
-    "completeness": "恢复程度", "no_drills": "本月没有执行恢复演练。",
-    "general": "一般性灾难", "severe": "严重性灾难", "full": "完全备份", "incremental": "增量备份",
-    "differential": "差分备份", "software": "软件", "hardware": "硬件",
-    "chart_availability": "每日中断与维护分钟数（灰色：未测量）", "chart_failure": "日故障率",
-    "chart_mtbf": "MTBF（小时）及 90% 置信区间", "chart_mtrs": "MTRS（小时）", "limit": "1% 限值",
-    "target_line": "目标 {hours} h", "unmeasured": "未测量",
-    "none": "–", "page": "第", "of": "页，共", "reasons": "原因",
-    "PASS": "通过", "FAIL": "未通过", "NOT_ENOUGH_DATA": "数据不足", "NOT_VERIFIED": "未验证",
-    "topic.availability": "系统可用率", "topic.utilisation": "平均及高峰利用率",
-    "topic.mtbf": "平均无故障间隔时间", "topic.mtrs_software": "软件平均故障恢复时间",
-    "topic.mtrs_hardware": "硬件平均故障恢复时间", "topic.daily_failure_rate": "日故障率",
-    "topic.backup_types": "备份方式", "topic.locations": "本地及异地备份",
-    "topic.schedules": "备份周期", "topic.verification": "校验手段",
-    "topic.failover": "切换至灾难备份中心（演练）", "topic.recovery_time": "恢复时间",
-    "topic.completeness": "恢复程度",
-}
+
+def _labels(lang: str) -> dict[str, str]:
+    with (WORDS / f"{lang}.toml").open("rb") as f:
+        return tomllib.load(f)
+
+
+EN_LABELS = _labels("en")
+ZH_LABELS = _labels("zh-CN")
 
 
 def _en(a: dict[str, Any], f: Fmt, key: str) -> str:
