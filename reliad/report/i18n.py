@@ -1,7 +1,8 @@
 """The report's words in English and Chinese (zh-CN).
 
-Labels are plain strings in words/en.toml and words/zh-CN.toml (same keys); messages (targets, actual values, reasons, gaps) are functions of
-their arguments and a `Fmt`, so each language orders and words them itself. The Chinese terms
+Labels are plain strings in words/en.toml and words/zh-CN.toml (same keys); messages (targets,
+actual values, reasons, gaps) are functions of their arguments and a `Fmt`, so each language
+orders and words them itself. The Chinese terms
 follow the standard's own text (平均无故障间隔时间, 软件平均故障恢复时间, 日故障率, 完全备份 ...).
 """
 
