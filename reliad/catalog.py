@@ -388,6 +388,32 @@ class Catalog:
                                "ORDER BY finished_at, seq", (since or "", until or "~"))
         return [dict(r) for r in rows]
 
+    def daily_checks(self, since: str, until: str) -> dict[str, tuple[int, int]]:
+        """{UTC day: (jobs, failed jobs)} of reliad's own work started in [since, until), for the
+        daily failure rate (R5): every backup run (skipped slots are no run; a partial one failed,
+        a pruned one succeeded), every verification
+        (failed when it found damage), every other job (prune), and every copy of a backup to an
+        offsite target (failed while it is pending after an error)."""
+        out: dict[str, tuple[int, int]] = {}
+        queries = (
+            "SELECT substr(started_at, 1, 10) AS day, count(*) AS n, sum(status NOT IN ('ok', 'pruned')) AS bad "
+            "FROM backups WHERE status NOT IN ('skipped', 'running') AND started_at >= ? AND started_at < ? "
+            "GROUP BY day",
+            "SELECT substr(started_at, 1, 10) AS day, count(*) AS n, sum(damaged_backups > 0) AS bad "
+            "FROM verify_runs WHERE started_at >= ? AND started_at < ? GROUP BY day",
+            "SELECT substr(started_at, 1, 10) AS day, count(*) AS n, sum(status != 'ok') AS bad "
+            "FROM jobs WHERE status != 'running' AND started_at >= ? AND started_at < ? GROUP BY day",
+            "SELECT substr(coalesce(replicated_at, last_attempt_at), 1, 10) AS day, count(*) AS n, "
+            "sum(state = 'pending') AS bad FROM replication WHERE (state = 'replicated' OR last_error IS NOT NULL) "
+            "AND coalesce(replicated_at, last_attempt_at) >= ? AND coalesce(replicated_at, last_attempt_at) < ? "
+            "GROUP BY day",
+        )
+        for q in queries:
+            for r in self.db.execute(q, (since, until)):
+                n, bad = out.get(r["day"], (0, 0))
+                out[r["day"]] = (n + r["n"], bad + (r["bad"] or 0))
+        return out
+
     def record_lock_wait(self, target: str, command: str, waited_s: float, acquired: bool) -> None:
         """A writer that found the repository locked: how long it waited and whether it got in."""
         self.db.execute("INSERT INTO lock_waits (at, target, command, waited_s, acquired) VALUES (?,?,?,?,?)",

@@ -121,3 +121,64 @@ def test_ledger_survives_kill_9_of_a_writer(tmp_path: Path) -> None:
         ids = {d["id"] for d in led.drills()}
         assert len(ids) >= 50
         assert ids == {f"d{n}" for n in range(len(ids))}  # every committed drill, in order, none half-written
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_rounds_count_per_minute_and_hour_and_extend_the_measured_span(tmp_path: Path) -> None:
+    with Ledger(tmp_path) as led:
+        run = led.run_started("h", 1, at("2026-03-01T10:00:00Z"))
+        led.record_round(run_id=run, service="web", at=at("2026-03-01T10:00:05Z"), ok=True, duration_s=0.1)
+        led.record_round(run_id=run, service="web", at=at("2026-03-01T10:00:35Z"), ok=False, duration_s=2.5,
+                         probe="http", error="connection refused")
+        led.record_round(run_id=run, service="web", at=at("2026-03-01T10:01:05Z"), ok=False, duration_s=0.2,
+                         maintenance=True)
+        assert [(m["minute"], m["checks"], m["failures"], m["maintenance"], m["error"]) for m in led.probe_minutes()] == [
+            ("2026-03-01T10:00", 2, 1, 0, "connection refused"), ("2026-03-01T10:01", 0, 0, 1, None)]
+        assert led.daily_checks("2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z") == {"2026-03-01": (2, 1)}
+        assert led.coverage("web") == [{"service": "web", "start": "2026-03-01T10:00:05Z", "end": "2026-03-01T10:01:05Z"}]
+        assert led.runs()[0]["seen_at"] == "2026-03-01T10:01:05Z"
+        assert led.service_names() == {"web"}
+
+
+def test_retention_keeps_minutes_40_days_and_hours_25_months(tmp_path: Path) -> None:
+    with Ledger(tmp_path) as led:
+        run = led.run_started("h", 1, at("2024-01-01T00:00:00Z"))
+        for t in ("2024-01-01T00:00:00Z", "2026-01-01T00:00:00Z", "2026-03-01T00:00:00Z"):
+            led.record_round(run_id=run, service="web", at=at(t), ok=True, duration_s=0.1)
+            led.record_utilisation(at(t), {"cpu": 1, "memory": 2, "disk": 3, "network": 4})
+        dropped = led.apply_retention(at("2026-03-15T00:00:00Z"))
+        assert dropped == {"probe_minutes": 2, "probe_hours": 1, "utilisation": 1}
+        assert [m["minute"] for m in led.probe_minutes()] == ["2026-03-01T00:00"]
+        assert set(led.daily_checks("2020-01-01T00:00:00Z", "2030-01-01T00:00:00Z")) == {"2026-01-01", "2026-03-01"}
+
+
+def test_incidents_keep_their_timeline(tmp_path: Path) -> None:
+    with Ledger(tmp_path) as led:
+        iid = led.open_incident(service="web", cls="software", start=at("2026-03-01T10:00:00Z"), origin="probe",
+                                at=at("2026-03-01T10:02:00Z"), probe="http", error="503")
+        assert [i["id"] for i in led.incidents(open_only=True)] == [iid]
+        led.update_incident(iid, at("2026-03-01T10:20:00Z"), kind="restored", restored_at=at("2026-03-01T10:15:00Z"))
+        inc = led.update_incident(iid, at("2026-03-02T09:00:00Z"), cause="bad deploy", **{"class": "software"})
+        assert (inc["restored_at"], inc["cause"]) == ("2026-03-01T10:15:00Z", "bad deploy")
+        assert [e["kind"] for e in inc["timeline"]] == ["opened", "restored", "updated"]
+        assert led.incidents(open_only=True) == []
+        assert led.incidents(since="2026-03-01T11:00:00Z") == []
+        assert [i["id"] for i in led.incidents(since="2026-03-01T10:10:00Z")] == [iid]
+        with pytest.raises(ValueError, match="colour"):
+            led.update_incident(iid, at("2026-03-02T09:00:00Z"), colour="red")
+        with pytest.raises(KeyError):
+            led.update_incident(99, at("2026-03-02T09:00:00Z"), cause="x")
+
+
+def test_maintenance_for_all_services_applies_to_each(tmp_path: Path) -> None:
+    with Ledger(tmp_path) as led:
+        led.add_maintenance(service="*", start="2026-03-01T00:00:00Z", end="2026-03-01T01:00:00Z", reason="kernel",
+                            at=at("2026-02-28T00:00:00Z"))
+        led.add_maintenance(service="db", start="2026-03-02T00:00:00Z", end="2026-03-02T01:00:00Z", reason="vacuum",
+                            at=at("2026-02-28T00:00:00Z"))
+        assert [m["reason"] for m in led.maintenance("web")] == ["kernel"]
+        assert [m["reason"] for m in led.maintenance("db")] == ["kernel", "vacuum"]
+        assert [m["reason"] for m in led.maintenance("db", since="2026-03-01T01:00:00Z")] == ["vacuum"]
