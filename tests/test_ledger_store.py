@@ -182,3 +182,38 @@ def test_maintenance_for_all_services_applies_to_each(tmp_path: Path) -> None:
         assert [m["reason"] for m in led.maintenance("web")] == ["kernel"]
         assert [m["reason"] for m in led.maintenance("db")] == ["kernel", "vacuum"]
         assert [m["reason"] for m in led.maintenance("db", since="2026-03-01T01:00:00Z")] == ["vacuum"]
+
+
+def test_a_really_full_file_system_refuses_the_write_whole_and_recovers(tmp_path: Path) -> None:
+    """The state directory on a 1 MiB tmpfs, filled up: the write that finds no space fails as a whole
+    (the ledger stays consistent and keeps every earlier drill), and succeeds once space is freed."""
+    from conftest import REQUIRE_ALL
+    if os.geteuid() != 0:
+        if REQUIRE_ALL:
+            pytest.fail("mounting a small tmpfs needs root, and RELIAD_REQUIRE_ALL=1 forbids skipping")
+        pytest.skip("mounting a small tmpfs needs root")
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mnt)], check=True)
+    try:
+        led = Ledger(mnt)
+        (mnt / "filler").write_bytes(b"\0" * (400 << 10))
+        failed = None
+        for n in range(1000):
+            try:
+                led.add_drill({**drill(n), "reasons": [os.urandom(2000).hex()]})
+            except LedgerWriteError as e:
+                failed = (n, str(e))
+                break
+        assert failed is not None, "the file system never filled up"
+        n, message = failed
+        assert "a ledger write failed and was not kept" in message
+        kept = [d["id"] for d in led.drills()]
+        assert kept == [f"d{i}" for i in range(n)]
+        (mnt / "filler").unlink()
+        led.add_drill({**drill(n), "reasons": ["retried"]})
+        assert [d["id"] for d in led.drills()][-1] == f"d{n}"
+        assert led.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        led.close()
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
