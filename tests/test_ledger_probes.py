@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from conftest import need_program
 
+from reliad.config.services import PROBE_TYPES
 from reliad.ledger.probes import TYPES, run_check
 from reliad.ledger.probes.raid import parse_mdstat
 
@@ -171,7 +172,7 @@ def test_disk_thresholds(tmp_path: Path) -> None:
     r = probe("disk", path=str(tmp_path), min_free_percent=100.5)
     assert not r.ok and "less than 100.5 %" in r.error
     assert not probe("disk", path=str(tmp_path / "missing")).ok
-    assert TYPES["disk"].failure_class == "hardware"
+    assert PROBE_TYPES["disk"].failure_class == PROBE_TYPES["raid"].failure_class == "hardware"
 
 
 HEALTHY = """Personalities : [raid1] [raid6] [raid5] [raid4]

@@ -15,7 +15,7 @@ from types import MappingProxyType
 import pytest
 
 from reliad.ledger.watch import Watcher
-from reliad.services_config import ProbeConfig, ServiceConfig
+from reliad.config.services import ProbeConfig, ServiceConfig
 
 
 def wait_for(cond: Callable[[], object], what: str, limit: float = 60.0) -> None:

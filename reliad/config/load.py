@@ -17,6 +17,7 @@ from reliad.config.model import (
 )
 from reliad.config.policies import parse_policy
 from reliad.config.service import parse_daemon, parse_metrics
+from reliad.config.services import parse_services
 from reliad.config.targets import parse_target
 from reliad.errors import ConfigError
 from reliad.redact import register_config_secrets
@@ -83,4 +84,5 @@ def parse_config(file: Path, raw: dict[str, Any]) -> Config:
     state_dir = resolve_path(file, raw["state_dir"])
     return Config(path=file, state_dir=state_dir, targets=targets, policies=policies, metrics=metrics,
                   daemon=parse_daemon(file, raw.get("daemon", {})),
-                  drills=parse_drills(file, raw.get("drills", {}), policies, targets, state_dir))
+                  drills=parse_drills(file, raw.get("drills", {}), policies, targets, state_dir),
+                  services=parse_services(file, raw.get("services", {})))

@@ -10,12 +10,14 @@ from typing import Any
 from reliad.config.keys import suggest
 from reliad.config.retention import Retention
 from reliad.config.schedule import Schedule
+from reliad.config.services import ServiceConfig
 from reliad.errors import ConfigError
 
 DEFAULT_CONFIG = Path("/etc/reliad/reliad.toml")
 CONTENT_CLASSES = ("pages", "customers", "transactions", "business", "merchants")
 
-TOP_KEYS = {"state_dir": str, "targets": dict, "policies": dict, "metrics": dict, "daemon": dict, "drills": dict}
+TOP_KEYS = {"state_dir": str, "targets": dict, "policies": dict, "metrics": dict, "daemon": dict, "drills": dict,
+            "services": dict}
 # 11090: outside 9100-9999, the range the Prometheus wiki's "Default port allocations" page
 # hands out to exporters, which is fully taken; reliad is an application, not an exporter.
 DEFAULT_METRICS_PORT = 11090
@@ -145,6 +147,15 @@ class Config:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     daemon: DaemonConfig = field(default_factory=DaemonConfig)
     drills: dict[str, Any] = field(default_factory=dict)  # policy name -> config.drills.DrillConfig, one for each
+    services: dict[str, ServiceConfig] = field(default_factory=dict)
+
+    def service(self, name: str) -> ServiceConfig:
+        if name not in self.services:
+            raise ConfigError(
+                f"{self.path}: no service named {name!r}{suggest(name, self.services)}; "
+                f"defined: {', '.join(sorted(self.services)) or 'none'}"
+            )
+        return self.services[name]
 
     def policy(self, name: str) -> PolicyConfig:
         if name not in self.policies:

@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from reliad.catalog import Catalog
+from reliad.config import Config
+from reliad.config.services import ServiceConfig
 from reliad.errors import ConfigError
 from reliad.ledger import figures as fig
 from reliad.ledger.store import Ledger
@@ -58,10 +60,10 @@ def _days(start: datetime, end: datetime) -> list[str]:
     return out
 
 
-def _recurring(service_cfg: Any, start: datetime, end: datetime) -> list[tuple[float, float, str]]:
+def _recurring(service_cfg: ServiceConfig | None, start: datetime, end: datetime) -> list[tuple[float, float, str]]:
     """The configured recurring maintenance windows of a service that overlap [start, end)."""
     out = []
-    for w in getattr(service_cfg, "maintenance", ()):
+    for w in service_cfg.maintenance if service_cfg is not None else ():
         for s in w.starts(start - timedelta(seconds=w.duration), end):
             out.append((s.timestamp(), s.timestamp() + w.duration, w.reason))
     return out
@@ -70,8 +72,8 @@ def _recurring(service_cfg: Any, start: datetime, end: datetime) -> list[tuple[f
 class _Inputs:
     """The ledger rows of one service, read once, as intervals in epoch seconds."""
 
-    def __init__(self, ledger: Ledger, config: Any, name: str, start: datetime, end: datetime, as_of: float) -> None:
-        cfg = getattr(config, "services", {}).get(name)
+    def __init__(self, ledger: Ledger, config: Config, name: str, start: datetime, end: datetime, as_of: float) -> None:
+        cfg = config.services.get(name)
         self.objective = cfg.objective if cfg is not None else DEFAULT_OBJECTIVE
         self.incidents = [
             {"id": i["id"], "service": name, "class": i["class"], "origin": i["origin"], "probe": i["probe"],
@@ -89,8 +91,8 @@ class _Inputs:
                                 maintenance=self.maintenance, objective=self.objective)
 
 
-def _service_names(ledger: Ledger, config: Any, service: str | None) -> list[str]:
-    names = set(getattr(config, "services", {})) | ledger.service_names()
+def _service_names(ledger: Ledger, config: Config, service: str | None) -> list[str]:
+    names = set(config.services) | ledger.service_names()
     if service is not None:
         if service not in names:
             raise ConfigError(f"no service {service!r} in the configuration or the ledger; "
@@ -110,7 +112,7 @@ def _shown(incident: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def compute(ledger: Ledger, config: Any, start: datetime, end: datetime, service: str | None = None,
+def compute(ledger: Ledger, config: Config, start: datetime, end: datetime, service: str | None = None,
             now: datetime | None = None) -> dict[str, Any]:
     """Every figure of [start, end) (MTBF over the 12 months up to `end`), for one service or all."""
     now = now or utcnow()
@@ -174,7 +176,7 @@ def _mtbf(year: dict[str, _Inputs], window: fig.Interval) -> dict[str, Any]:
             "verdict": fig.worst([platform["verdict"], *(r["verdict"] for r in rows)])}
 
 
-def _daily_checks(ledger: Ledger, config: Any, start: datetime, end: datetime,
+def _daily_checks(ledger: Ledger, config: Config, start: datetime, end: datetime,
                   service: str | None) -> dict[str, tuple[int, int]]:
     """Probe rounds from the ledger plus, for the whole platform, reliad's own backup, verify,
     replication and prune jobs from the catalog."""

@@ -1,16 +1,17 @@
 """What every probe type shares: its result, the failure it raises, and how one is run.
 
-A probe type is a module in this package with a `TYPE` (its config keys, required keys, the
-class of the failures it finds, and its `check` function); `probes/__init__.py` lists them
-in one table. `check(options, timeout)` returns a short description of what it saw when the
-service is fine and raises ProbeFailed with one sentence when it is not.
+A probe type is a module in this package with a `TYPE` (its name and `check` function);
+`probes/__init__.py` lists them in one table. Its configuration keys are checked by
+reliad/config/services.py (PROBE_TYPES), which sits below this wing. `check(options, timeout)`
+returns a short description of what it saw when the service is fine and raises ProbeFailed
+with one sentence when it is not.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from reliad.errors import ReliadError
@@ -25,14 +26,8 @@ Check = Callable[[Mapping[str, Any], float], str]
 
 @dataclass(frozen=True)
 class ProbeType:
-    """One probe type: `keys` are its own config keys (beside type, name, timeout, class)."""
-
     name: str
-    keys: dict[str, type | tuple[type, ...]]
-    required: tuple[str, ...]
     check: Check
-    describe: Callable[[Mapping[str, Any]], str]
-    failure_class: str = "software"
 
 
 @dataclass(frozen=True)
@@ -43,7 +38,6 @@ class ProbeResult:
     duration_s: float
     detail: str = ""
     error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"probe": self.probe, "type": self.type, "ok": self.ok, "duration_s": round(self.duration_s, 3),

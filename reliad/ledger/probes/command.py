@@ -38,5 +38,4 @@ def check(options: Mapping[str, Any], timeout: float) -> str:
     return "exit 0"
 
 
-TYPE = ProbeType(name="command", keys={"command": (str, list)}, required=("command",), check=check,
-                 describe=lambda o: " ".join(argv(o)))
+TYPE = ProbeType(name="command", check=check)

@@ -34,5 +34,4 @@ def check(options: Mapping[str, Any], timeout: float) -> str:
     return f"{free:.1f} % space and {inodes:.1f} % inodes free"
 
 
-TYPE = ProbeType(name="disk", keys={"path": str, "min_free_percent": (int, float), "min_free_inodes_percent": (int, float)},
-                 required=("path",), check=check, describe=lambda o: o["path"], failure_class="hardware")
+TYPE = ProbeType(name="disk", check=check)

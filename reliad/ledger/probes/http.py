@@ -49,6 +49,4 @@ def check(options: Mapping[str, Any], timeout: float) -> str:
     return f"status {status}"
 
 
-TYPE = ProbeType(name="http", keys={"url": str, "status": (int, list), "contains": str, "tls_verify": bool,
-                                    "ca_file": str},
-                 required=("url",), check=check, describe=lambda o: o["url"])
+TYPE = ProbeType(name="http", check=check)

@@ -34,9 +34,5 @@ def check(options: Mapping[str, Any], timeout: float) -> str:
     return "SELECT 1"
 
 
-def _describe(options: Mapping[str, Any]) -> str:
-    return str(options.get("socket") or f"{options.get('host', 'localhost')}:{options.get('port', 3306)}")
 
-
-TYPE = ProbeType(name="mariadb", keys={"host": str, "port": int, "user": str, "socket": str, "password_file": str},
-                 required=(), check=check, describe=_describe)
+TYPE = ProbeType(name="mariadb", check=check)

@@ -31,11 +31,5 @@ def check(options: Mapping[str, Any], timeout: float) -> str:
     return "SELECT 1"
 
 
-def _describe(options: Mapping[str, Any]) -> str:
-    o = options
-    return str(o.get("dsn") or f"{o.get('host', 'local')}:{o.get('port', 5432)}")
 
-
-TYPE = ProbeType(name="postgres", keys={"dsn": str, "host": str, "port": int, "user": str, "database": str,
-                                        "password_file": str},
-                 required=(), check=check, describe=_describe)
+TYPE = ProbeType(name="postgres", check=check)

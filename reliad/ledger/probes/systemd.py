@@ -26,4 +26,4 @@ def check(options: Mapping[str, Any], timeout: float) -> str:
     return "active"
 
 
-TYPE = ProbeType(name="systemd", keys={"unit": str}, required=("unit",), check=check, describe=lambda o: o["unit"])
+TYPE = ProbeType(name="systemd", check=check)

@@ -27,5 +27,4 @@ def check(options: Mapping[str, Any], timeout: float) -> str:
     return "connected"
 
 
-TYPE = ProbeType(name="tcp", keys={"address": str}, required=("address",), check=check,
-                 describe=lambda o: o["address"])
+TYPE = ProbeType(name="tcp", check=check)

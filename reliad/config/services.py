@@ -13,12 +13,15 @@
     maintenance = [{ cron = "0 3 * * sun", duration = "1h", reason = "weekly updates" }]
 
 A service is down while any of its probes fails. Secrets are given by reference only
-(`password_file`), as for the database sources.
+(`password_file`), as for the database sources. `PROBE_TYPES` holds each probe type's keys (as
+sources.py does for sources); the probes themselves are in reliad/ledger/probes/, one module per
+type, and tests/test_ledger_config.py keeps the two tables naming the same types.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +30,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from reliad.config import check_keys, resolve_path
+from reliad.config.keys import check_keys, check_name, parse_seconds, resolve_path, suggest
+from reliad.config.schedule import cron_trigger
 from reliad.errors import ConfigError
-from reliad.schedule import cron_trigger, parse_duration
 
 SERVICE_KEYS: dict[str, type | tuple[type, ...]] = {
     "interval": (str, int), "failures_to_open": int, "successes_to_close": int, "class": str,
@@ -41,6 +44,34 @@ CLASSES = ("software", "hardware")
 DEFAULT_INTERVAL = 60.0
 DEFAULT_TIMEOUT = 10.0
 PATH_KEYS = ("path", "mdstat", "password_file", "ca_file")
+_DB = {"host": str, "port": int, "user": str, "password_file": str}
+
+
+@dataclass(frozen=True)
+class ProbeSchema:
+    """A probe type's own keys, the ones it needs, the key that names it by default, and the
+    class of the failures it finds."""
+
+    keys: dict[str, type | tuple[type, ...]]
+    required: tuple[str, ...] = ()
+    names_it: tuple[str, ...] = ()
+    failure_class: str = "software"
+
+
+PROBE_TYPES: dict[str, ProbeSchema] = {
+    "http": ProbeSchema({"url": str, "status": (int, list), "contains": str, "tls_verify": bool, "ca_file": str},
+                        ("url",), ("url",)),
+    "tcp": ProbeSchema({"address": str}, ("address",), ("address",)),
+    "command": ProbeSchema({"command": (str, list)}, ("command",), ("command",)),
+    "systemd": ProbeSchema({"unit": str}, ("unit",), ("unit",)),
+    "postgres": ProbeSchema({**_DB, "dsn": str, "database": str}, (), ("dsn", "host")),
+    "mariadb": ProbeSchema({**_DB, "socket": str}, (), ("socket", "host")),
+    "mysql": ProbeSchema({**_DB, "socket": str}, (), ("socket", "host")),
+    "disk": ProbeSchema({"path": str, "min_free_percent": (int, float), "min_free_inodes_percent": (int, float)},
+                        ("path",), ("path",), "hardware"),
+    "raid": ProbeSchema({"mdstat": str, "arrays": list}, (), ("arrays", "mdstat"), "hardware"),
+}
+_DSN_PASSWORD = re.compile(r"(?:^[a-z]+://[^/@]*:[^/@]*@)|(?:(?:^|[\s?&])password\s*=)")
 
 
 @dataclass(frozen=True)
@@ -85,7 +116,7 @@ class ServiceConfig:
 
 def _seconds(file: Path, where: str, value: Any) -> float:
     try:
-        seconds = float(value) if isinstance(value, int | float) else parse_duration(value)
+        seconds = float(value) if isinstance(value, int | float) else parse_seconds(value)
     except ValueError:
         raise ConfigError(f'{file}: {where} must be a duration like "10s", "1m" or "1h", not {value!r}') from None
     if seconds <= 0:
@@ -95,20 +126,16 @@ def _seconds(file: Path, where: str, value: Any) -> float:
 
 def _check_probe_options(file: Path, where: str, ptype: str, opts: dict[str, Any]) -> None:
     """What a probe type needs beyond key names and types, checked now rather than at 3 a.m."""
-    from reliad.ledger.probes.tcp import split_address
-    from reliad.sources.postgres import dsn_password
-
     if ptype == "http" and urlsplit(opts["url"]).scheme not in ("http", "https"):
         raise ConfigError(f"{file}: {where}url must start with http:// or https://, not {opts['url']!r}")
     if ptype == "tcp":
-        try:
-            split_address(opts["address"])
-        except ValueError:
+        host, sep, port = opts["address"].rpartition(":")
+        if not (sep and host and port.isdigit() and 0 < int(port) < 65536):
             raise ConfigError(f'{file}: {where}address must be HOST:PORT such as "127.0.0.1:5432", '
                               f"not {opts['address']!r}") from None
     if ptype == "command" and not opts["command"]:
         raise ConfigError(f"{file}: {where}command is empty; give the program and its arguments")
-    if ptype == "postgres" and "dsn" in opts and dsn_password(opts["dsn"]):
+    if ptype == "postgres" and "dsn" in opts and _DSN_PASSWORD.search(opts["dsn"]):
         raise ConfigError(f"{file}: {where}dsn contains a password; put it in a file and name it in password_file")
     if ptype == "http" and "status" in opts:
         codes = opts["status"] if isinstance(opts["status"], list) else [opts["status"]]
@@ -116,19 +143,25 @@ def _check_probe_options(file: Path, where: str, ptype: str, opts: dict[str, Any
             raise ConfigError(f"{file}: {where}status must be an HTTP status (100-599) or a list of them")
 
 
-def parse_probe(file: Path, service: str, index: int, raw: Any) -> ProbeConfig:
-    from reliad.config import suggest
-    from reliad.ledger.probes import TYPES
+def _default_name(ptype: str, kind: ProbeSchema, opts: dict[str, Any]) -> str:
+    """"http https://shop/health", "tcp 127.0.0.1:6379": the type and what it looks at."""
+    for key in kind.names_it:
+        if key in opts:
+            v = opts[key]
+            return f"{ptype} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+    return ptype
 
+
+def parse_probe(file: Path, service: str, index: int, raw: Any) -> ProbeConfig:
     where = f"services.{service}.probes[{index}]."
     if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
         raise ConfigError(f"{file}: services.{service}.probes[{index}] must be a table with a type, "
                           f"such as {{ type = \"http\", url = \"https://shop.example/\" }}")
     ptype = raw["type"]
-    if ptype not in TYPES:
-        raise ConfigError(f"{file}: {where}type {ptype!r} is unknown{suggest(ptype, TYPES)}; "
-                          f"known: {', '.join(TYPES)}")
-    kind = TYPES[ptype]
+    if ptype not in PROBE_TYPES:
+        raise ConfigError(f"{file}: {where}type {ptype!r} is unknown{suggest(ptype, PROBE_TYPES)}; "
+                          f"known: {', '.join(PROBE_TYPES)}")
+    kind = PROBE_TYPES[ptype]
     check_keys(file, where, raw, {**PROBE_COMMON, **kind.keys})
     missing = [k for k in kind.required if k not in raw]
     if missing:
@@ -142,7 +175,7 @@ def parse_probe(file: Path, service: str, index: int, raw: Any) -> ProbeConfig:
     if cls not in CLASSES:
         raise ConfigError(f"{file}: {where}class must be software or hardware, not {cls!r}")
     timeout = _seconds(file, f"{where}timeout", raw.get("timeout", DEFAULT_TIMEOUT))
-    name = raw.get("name") or f"{ptype} {kind.describe(opts)}"
+    name = raw.get("name") or _default_name(ptype, kind, opts)
     return ProbeConfig(type=ptype, name=name, timeout=timeout, cls=cls, options=MappingProxyType(opts))
 
 
@@ -199,19 +232,15 @@ def parse_service(file: Path, name: str, raw: Any) -> ServiceConfig:
                           f"not {objective!r}")
     return ServiceConfig(name=name, probes=tuple(probes),
                          interval=_seconds(file, f"{where}interval", raw.get("interval", DEFAULT_INTERVAL)),
-                         objective=objective / 100, maintenance=tuple(
+                         objective=round(objective / 100, 10), maintenance=tuple(
                              _parse_window(file, name, i, w) for i, w in enumerate(raw.get("maintenance", []))),
                          **counts)
 
 
 def parse_services(file: Path, raw: Any) -> dict[str, ServiceConfig]:
     """The [services] table: every service by name."""
-    from reliad.config import NAME_RE
-
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: [services] must be a table of [services.NAME] tables")
     for name in raw:
-        if not NAME_RE.match(name):
-            raise ConfigError(f"{file}: service name {name!r} may use only letters, digits, '.', '_' and '-' "
-                              "(at most 64)")
+        check_name(file, "service", name)
     return {n: parse_service(file, n, s) for n, s in raw.items()}
