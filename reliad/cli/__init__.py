@@ -15,15 +15,19 @@ from reliad.cli import (
     catalog,
     check_config,
     drill,
+    incidents,
     init,
     key,
     listing,
     ls,
+    maintenance,
     metrics,
+    probe,
     prune,
     replicate,
     restore,
     run,
+    stats,
     verify,
 )
 
@@ -45,6 +49,11 @@ COMMANDS: list[click.Command] = [
     audit.audit_group,
     drill.drill_cmd,
     drill.drills_cmd,
+    probe.probe_cmd,
+    incidents.incidents_cmd,
+    incidents.incident_group,
+    maintenance.maintenance_group,
+    stats.stats_cmd,
 ]
 
 
