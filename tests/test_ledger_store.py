@@ -138,6 +138,8 @@ def test_rounds_count_per_minute_and_hour_and_extend_the_measured_span(tmp_path:
         assert [(m["minute"], m["checks"], m["failures"], m["maintenance"], m["error"]) for m in led.probe_minutes()] == [
             ("2026-03-01T10:00", 2, 1, 0, "connection refused"), ("2026-03-01T10:01", 0, 0, 1, None)]
         assert led.daily_checks("2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z") == {"2026-03-01": (2, 1)}
+        assert led.daily_checks("2026-03-01T00:00:00Z", "2026-03-01T10:00:01Z") == {"2026-03-01": (2, 1)}
+        assert led.daily_checks("2026-03-01T00:00:00Z", "2026-03-01T10:00:00Z") == {}
         assert led.coverage("web") == [{"service": "web", "start": "2026-03-01T10:00:05Z", "end": "2026-03-01T10:01:05Z"}]
         assert led.runs()[0]["seen_at"] == "2026-03-01T10:01:05Z"
         assert led.service_names() == {"web"}

@@ -14,8 +14,8 @@ from types import MappingProxyType
 
 import pytest
 
-from reliad.ledger.watch import Watcher
 from reliad.config.services import ProbeConfig, ServiceConfig
+from reliad.ledger.watch import Watcher
 
 
 def wait_for(cond: Callable[[], object], what: str, limit: float = 60.0) -> None:

@@ -37,7 +37,7 @@ from typing import Any
 from reliad import audit
 from reliad.catalog import Catalog
 from reliad.config import Config, load_config
-from reliad.daemon import drills, metrics_endpoint
+from reliad.daemon import drills, ledger, metrics_endpoint
 from reliad.daemon.notify import Notifier
 from reliad.daemon.protocol import JobResult, Request
 from reliad.daemon.scheduling import DRILL_JOBS, plan
@@ -46,7 +46,7 @@ from reliad.errors import ReliadError
 from reliad.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
-ATTACHMENTS: tuple[Callable[[Service], None], ...] = (metrics_endpoint.attach, drills.attach)
+ATTACHMENTS: tuple[Callable[[Service], None], ...] = (metrics_endpoint.attach, drills.attach, ledger.attach)
 STATE_FILE = "daemon.json"
 CANCEL_WAIT_S = 30.0  # after the grace period, how long a cancelled job may take to clean up
 

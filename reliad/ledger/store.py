@@ -293,9 +293,10 @@ class Ledger:
 
     def daily_checks(self, since: datetime | str, until: datetime | str,
                      service: str | None = None) -> dict[str, tuple[int, int]]:
-        """{UTC day: (checks, failed checks)} of probe rounds in [since, until), from the hourly rows."""
+        """{UTC day: (checks, failed checks)} of probe rounds in the hours that overlap [since, until),
+        from the hourly rows (the hour holding `until` counts, the one starting at it does not)."""
         where, args = _where(("service = ?", service), ("hour >= ?", str(_when(since))[:13]),
-                             ("hour < ?", str(_when(until))[:13]))
+                             ("hour || ':00:00Z' < ?", str(_when(until))))
         rows = self._rows("SELECT substr(hour, 1, 10) AS day, sum(checks) AS checks, sum(failures) AS failures "
                           f"FROM probe_hours{where} GROUP BY day ORDER BY day", args)
         return {r["day"]: (r["checks"], r["failures"]) for r in rows}
@@ -375,8 +376,9 @@ class Ledger:
                        (iso(at)[:13], *[v for v in vals for _ in (0, 1)]))
 
     def utilisation(self, since: datetime | str, until: datetime | str) -> list[dict[str, Any]]:
-        return self._rows("SELECT * FROM utilisation WHERE hour >= ? AND hour < ? ORDER BY hour",
-                          (str(_when(since))[:13], str(_when(until))[:13]))
+        """Hourly rows of the hours that overlap [since, until)."""
+        return self._rows("SELECT * FROM utilisation WHERE hour >= ? AND hour || ':00:00Z' < ? ORDER BY hour",
+                          (str(_when(since))[:13], str(_when(until))))
 
     # -- retention -----------------------------------------------------------------------------
     def apply_retention(self, now: datetime) -> dict[str, int]:
