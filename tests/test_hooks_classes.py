@@ -67,6 +67,6 @@ def test_content_classes_in_list_and_check_config(tmp_path, src):
     assert reliad.json("list")[0]["classes"] == ["customers", "merchants", "pages"]
 
     cfg.write_text(base % '"customers", "transactions", "business"')
-    assert reliad.json("check-config")["warnings"] == []
+    assert not [w for w in reliad.json("check-config")["warnings"] if "R9" in w]
     cfg.write_text(base % '"customer"')
     assert "did you mean 'customers'" in reliad.run("check-config", expect=2).stderr

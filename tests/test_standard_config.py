@@ -8,6 +8,8 @@ import tomllib
 
 from conftest import REPO_ROOT, Reliad
 
+from reliad.config.advice import VERIFY_TYPES
+
 STANDARD = REPO_ROOT / "policies" / "standard.toml"
 
 
@@ -18,7 +20,9 @@ def _check() -> dict:
 def test_standard_config_validates_without_warnings() -> None:
     data = _check()
     assert data["ok"] and not data["problems"], data
-    assert data["warnings"] == [], data["warnings"]
+    # Until verification is a schedulable job (issue 16), no configuration can have a schedule for it.
+    expected = [] if VERIFY_TYPES else ["policy 'shop' has no verification schedule"]
+    assert [w.split(":")[0] for w in data["warnings"]] == expected, data["warnings"]
     assert data["uncovered_classes"] == []
     assert all(holders for holders in data["classes"].values())
 

@@ -6,6 +6,7 @@ import click
 
 from reliad.cli.base import Context, command
 from reliad.config import class_coverage, load_config
+from reliad.config.advice import standard_warnings
 from reliad.config.check import check_paths
 
 
@@ -18,6 +19,7 @@ def check_config_cmd(ctx: Context, file: str | None, no_paths: bool) -> int:
     path exists. Each problem is one line naming the file and the key; exit 2 when any."""
     cfg = load_config(file or ctx.config_path)
     problems, warnings = check_paths(cfg, paths=not no_paths)
+    warnings += standard_warnings(cfg)
     coverage = class_coverage(cfg)
     uncovered = [c for c, holders in coverage.items() if not holders]
     schedules = {p.name: {t: sch.describe() for t, sch in p.schedules.items()} for p in cfg.policies.values()}

@@ -31,7 +31,8 @@ def parse_daemon(file: Path, raw: Any) -> DaemonConfig:
     return DaemonConfig(**values)
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """Whether a host name or address stays on this machine (metrics listeners, S3 endpoints)."""
     if host == "localhost":
         return True
     try:
@@ -64,7 +65,7 @@ def parse_metrics(file: Path, raw: Any) -> MetricsConfig:
         raise ConfigError(f"{file}: metrics.basic_auth_user and metrics.basic_auth_password_file must be given "
                           "together")
     protected = m.tls_cert_file is not None and m.basic_auth_user is not None
-    if m.enabled and not _is_loopback(m.host) and not protected and not raw.get("allow_insecure", False):
+    if m.enabled and not is_loopback(m.host) and not protected and not raw.get("allow_insecure", False):
         raise ConfigError(
             f"{file}: metrics.listen {listen!r} can be reached from other hosts; set metrics.tls_cert_file, "
             "metrics.tls_key_file, metrics.basic_auth_user and metrics.basic_auth_password_file, "
