@@ -59,7 +59,10 @@ COMMANDS: list[click.Command] = [
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="reliad")
-def main() -> None:
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Configuration file for the command that follows: 'reliad -c FILE backup ...' is "
+              "'reliad backup -c FILE ...'.")
+def main(config_path: str | None) -> None:
     """reliad: backups you can prove you can restore.
 
     Backs up files and databases into checksummed repositories (local and offsite),

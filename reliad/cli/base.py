@@ -103,7 +103,7 @@ def command(name: str, *, group: click.Group | None = None, audit: bool = True,
         @functools.wraps(fn)
         def run(config_path: str | None, as_json: bool, verbose: int, **kw: Any) -> None:
             setup_logging(verbose)
-            ctx = Context(config_path, as_json, verbose)
+            ctx = Context(_config_option(config_path), as_json, verbose)
             what = _command_path()
             state_dir: Path | None = None
             code, error = 0, None
@@ -133,6 +133,15 @@ def command(name: str, *, group: click.Group | None = None, audit: bool = True,
         return run
 
     return wrap
+
+
+def _config_option(after: str | None) -> str | None:
+    """-c given after the command, or before it ('reliad -c FILE backup', as with git -C, restic -r
+    and borgmatic -c); given in both places with different files, a usage error."""
+    before = click.get_current_context().find_root().params.get("config_path")
+    if before is not None and after is not None and before != after:
+        raise click.UsageError(f"-c is given twice, {before} before the command and {after} after it; give it once")
+    return after if after is not None else before
 
 
 def _audit_state_dir(ctx: Context) -> Path | None:
