@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -16,7 +17,13 @@ from reliad.progress import human_bytes
 @click.option("--path", "paths", multiple=True, help="Restore only this path (a directory restores its subtree); "
               "may be repeated.")
 @click.option("--target", "target_name", default=None, help="Read the backup from this target.")
-@click.option("--overwrite", is_flag=True, help="Replace files that already exist in DEST.")
+@click.option("--overwrite", is_flag=True, help="Replace files that already exist in DEST (without it they are "
+              "kept, and counted in one line; -v lists them).")
+@click.option("--strip-components", "strip", type=click.IntRange(min=0), default=0, metavar="N",
+              help="Drop the first N components of every path, as tar does: a backup of /srv/shop restores "
+              "/srv/shop/index.html as DEST/index.html with N=2.")
+@click.option("--relative", is_flag=True, help="Restore the backup's one source directory (or the one --path) "
+              "straight into DEST, and nothing outside it.")
 @click.option("--source", "source", default=None, help="With --into: the database source to load.")
 @click.option("--into", "into", default=None, help="Load the source's dump into this database instead of "
               "writing files: a PostgreSQL DSN, mysql://USER@HOST:PORT/DB, or an SQLite file; it must be new "
@@ -24,16 +31,20 @@ from reliad.progress import human_bytes
 @click.option("--database", "database", default=None, help="With --into: which database of the source, when it "
               "holds several.")
 def restore_cmd(ctx: Context, backup_id: str, dest: Path | None, paths: tuple[str, ...], target_name: str | None,
-                overwrite: bool, source: str | None, into: str | None, database: str | None) -> int:
-    """Restore a backup, or some paths of it, into DEST; or load a database dump with --into."""
+                overwrite: bool, strip: int, relative: bool, source: str | None, into: str | None,
+                database: str | None) -> int:
+    """Restore a backup, or some paths of it, into DEST; or load a database dump with --into.
+
+    Paths keep their whole source path below DEST (/srv/shop/a.html becomes DEST/srv/shop/a.html)
+    unless --strip-components or --relative says otherwise."""
     from reliad.errors import ConfigError
     from reliad.jobs.locate import find_backup
     from reliad.jobs.restore import run_restore
 
     if into is not None or source is not None:
-        if into is None or source is None or dest is not None or paths:
+        if into is None or source is None or dest is not None or paths or strip or relative:
             raise ConfigError("load a database with 'reliad restore ID --source NAME --into DSN' "
-                              "(no DEST or --path with it)")
+                              "(no DEST, --path, --strip-components or --relative with it)")
         from reliad.jobs.dbrestore import run_db_restore
 
         _, repo = find_backup(ctx.config, backup_id, target_name)
@@ -43,15 +54,26 @@ def restore_cmd(ctx: Context, backup_id: str, dest: Path | None, paths: tuple[st
         return 0
     if dest is None:
         raise ConfigError("missing DEST: 'reliad restore ID DEST' (or --source NAME --into DSN for a database)")
+    if strip and relative:
+        raise ConfigError("give --strip-components or --relative, not both")
     _, repo = find_backup(ctx.config, backup_id, target_name)
     bar = ctx.progress()
-    result = run_restore(repo, backup_id, dest, list(paths), overwrite,
+    result = run_restore(repo, backup_id, dest, list(paths), overwrite, strip=strip, relative=relative,
                          progress=lambda c: bar.show(lambda: f"{c['files']} files, {human_bytes(c['bytes'])}"))
     bar.done()
-    result.update(backup=backup_id, dest=str(dest), ok=not result["errors"])
-    for err in result["errors"] if not ctx.as_json else []:
-        click.echo(f"error: {err['path']}: {err['reason']}", err=True)
+    kept = result["kept"]
+    result.update(backup=backup_id, dest=str(dest), ok=not result["errors"] and not kept)
+    if not ctx.as_json:
+        for err in result["errors"]:
+            click.echo(f"error: {err['path']}: {err['reason']}", err=True)
+        if kept:
+            click.echo(f"reliad: kept {len(kept)} {'entry' if len(kept) == 1 else 'entries'} that already existed in "
+                       f"{dest} (not replaced; --overwrite replaces them" + ("" if ctx.verbose else ", -v lists them")
+                       + ")", err=True)
+            for path in kept if ctx.verbose else []:
+                click.echo(f"kept: {os.path.join(dest, path.lstrip('/'))}", err=True)
     ctx.emit(result, f"restored {result['files']} files, {result['dirs']} directories, {result['links']} links "
                      f"({human_bytes(result['bytes'])}) into {dest}"
+                     + (f"; {len(kept)} existing entries kept" if kept else "")
                      + (f"; {len(result['errors'])} entries failed" if result["errors"] else ""))
-    return 1 if result["errors"] else 0
+    return 1 if result["errors"] or kept else 0

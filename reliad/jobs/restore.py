@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from reliad.errors import DamageError, ReliadError
+from reliad.jobs.restore_paths import PathMap, moved, normalise, relative_root, relative_to, strip_components
 from reliad.repository import Repository
 from reliad.repository.manifest import Entry, display_path, safe_relpath
 from reliad.repository.prefetch import FrameStream
@@ -36,6 +37,7 @@ _BUDGET = 32 << 20  # bytes of decoded frames that queued writes may hold
 _OPEN_FILES = 256  # files created but not yet closed by the writers (each holds an fd)
 _BATCH_BYTES = 1 << 20  # writes go to the threads in batches: one hand-off per batch, not per file
 _BATCH_ITEMS = 64
+KEPT = "already exists (pass --overwrite to replace it)"  # an entry left as DEST had it: kept, not failed
 
 
 class DirCache:
@@ -79,13 +81,6 @@ def _selected(path: bytes, wanted: list[bytes]) -> bool:
     if not wanted:
         return True
     return any(path == w or path.startswith(w + b"/") or w.startswith(path + b"/") for w in wanted)
-
-
-def _normalise(p: str) -> bytes:
-    b = os.fsencode(p).strip(b"/")
-    while b"//" in b:
-        b = b.replace(b"//", b"/")
-    return b
 
 
 def _write_all(fd: int, data: memoryview, pos: int) -> None:
@@ -276,11 +271,13 @@ class _Writers:
 
 class Restorer:
     def __init__(self, repo: Repository, dest: Path, overwrite: bool,
-                 progress: Callable[[dict[str, int]], None] | None = None) -> None:
+                 progress: Callable[[dict[str, int]], None] | None = None, where: PathMap | None = None) -> None:
         self.repo = repo
         self.dest = dest
         self.overwrite = overwrite
         self.progress = progress
+        self.where = where  # None: every path as stored
+        self.kept: list[str] = []  # entries DEST already had, left alone without --overwrite
         self.as_root = os.geteuid() == 0
         self.counts = {"files": 0, "dirs": 0, "links": 0, "bytes": 0}
         self.errors: list[dict[str, str]] = []
@@ -289,7 +286,7 @@ class Restorer:
         self._linked: dict[bytes, _PendingFile] = {}  # files that later hard links name
 
     def run(self, backup_id: str, paths: list[str]) -> dict[str, Any]:
-        wanted = [_normalise(p) for p in paths]
+        wanted = [normalise(p) for p in paths]
         try:
             self.dest.mkdir(parents=True, exist_ok=True)
             # DEST itself may be a symlink the user chose; below it nothing is followed
@@ -308,6 +305,11 @@ class Restorer:
                 if not _selected(entry.path, wanted):
                     continue
                 matched = True
+                if self.where is not None:
+                    placed = moved(entry, self.where)
+                    if placed is None:
+                        continue
+                    entry = placed
                 try:
                     self._restore(cache, entry, stream, chunks, seq)
                 except (DamageError, OSError) as e:
@@ -327,9 +329,13 @@ class Restorer:
             os.close(root_fd)
         if wanted and not matched:
             raise ReliadError(f"backup {backup_id} has no entry at {', '.join(paths)}; 'reliad ls' lists them")
-        return {**self.counts, "errors": self.errors}
+        return {**self.counts, "errors": self.errors, "kept": self.kept}
 
     def _fail(self, seq: int, path: bytes, reason: str) -> None:
+        if reason == KEPT:
+            self.kept.append(display_path(path))
+            log.debug("event=restore_kept path=%r", os.fsdecode(path))
+            return
         self._failed.append((seq, {"path": display_path(path), "reason": reason}))
         # the CLI prints each failed entry once; this event line is for -v and the service log
         log.info("event=restore_error path=%r error=%r", os.fsdecode(path), reason)
@@ -405,7 +411,7 @@ class Restorer:
         except FileNotFoundError:
             return
         if not self.overwrite:
-            raise OSError(errno.EEXIST, "already exists (pass --overwrite to replace it)")
+            raise OSError(errno.EEXIST, KEPT)
         if os.path.stat.S_ISDIR(st.st_mode):
             raise OSError(errno.EISDIR, "a directory is in the way")
         os.unlink(name, dir_fd=parent)
@@ -458,5 +464,13 @@ class Restorer:
 
 
 def run_restore(repo: Repository, backup_id: str, dest: Path, paths: list[str], overwrite: bool = False,
-                progress: Callable[[dict[str, int]], None] | None = None) -> dict[str, Any]:
-    return Restorer(repo, dest, overwrite, progress).run(backup_id, paths)
+                progress: Callable[[dict[str, int]], None] | None = None, strip: int = 0,
+                relative: bool = False) -> dict[str, Any]:
+    """Restore into DEST; `strip` and `relative` choose where paths land (reliad/jobs/restore_paths.py)."""
+    where: PathMap | None = None
+    if relative:
+        root = relative_root(repo.header(backup_id), [normalise(p) for p in paths])
+        paths, where = [os.fsdecode(root)], relative_to(root)
+    elif strip:
+        where = strip_components(strip)
+    return Restorer(repo, dest, overwrite, progress, where).run(backup_id, paths)
