@@ -15,6 +15,24 @@ def human_bytes(n: float) -> str:
     return f"{n:.1f} TiB"
 
 
+def clip(path: str, width: int = 40) -> str:
+    """The end of a long path, which says most about it, so that the line fits a terminal."""
+    return path if len(path) <= width else "…" + path[-(width - 1):]
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds + 0.5)
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s" if s >= 60 else f"{s}s"
+
+
+def transfer(done: int, total: int | None, rate: float) -> str:
+    """'1.2 GiB of 4.0 GiB, ETA 33s' where the size is known, else '1.2 GiB' (rate in bytes/s)."""
+    if total is None:
+        return human_bytes(done)
+    eta = f", ETA {_duration((total - done) / rate)}" if rate > 0 and total >= done else ""
+    return f"{human_bytes(done)} of {human_bytes(total)}{eta}"
+
+
 class Progress:
     """Redraws at most five times a second; silent when stderr is not a terminal."""
 
@@ -38,6 +56,11 @@ class Progress:
         sys.stderr.write(f"\r\x1b[K[{now - self._start:6.1f}s] {text}")
         sys.stderr.flush()
         self._shown = True
+
+    def rate(self, done: int) -> float:
+        """Bytes per second since this display started."""
+        elapsed = time.monotonic() - self._start
+        return done / elapsed if elapsed > 0 else 0.0
 
     def done(self) -> None:
         if self._shown:

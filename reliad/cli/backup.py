@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from reliad.cli.base import Context, command
 from reliad.config.schedule import BACKUP_TYPES
-from reliad.progress import human_bytes
+from reliad.progress import Progress, clip, human_bytes, transfer
+
+if TYPE_CHECKING:
+    from reliad.jobs.archiver import ArchiveStats
+
+
+def progress_line(s: ArchiveStats, bar: Progress) -> str:
+    """Files, bytes read, the read rate and bytes new; inside a file or dump of more than one
+    chunk, how far into it (and, for a file, its size and when it will be done)."""
+    done = s.bytes_read + s.current_done
+    rate = bar.rate(done)
+    line = f"{s.files} files, {human_bytes(done)} read ({human_bytes(rate)}/s), {human_bytes(s.bytes_new)} new"
+    if s.current_done:
+        from reliad.repository.manifest import display_path
+
+        line += f"; {clip(display_path(s.current))}: {transfer(s.current_done, s.current_size, rate)}"
+    return line
 
 
 @command("backup")
@@ -22,8 +40,7 @@ def backup_cmd(ctx: Context, policy: str, btype: str, lock_wait: float) -> int:
 
     bar = ctx.progress()
     result = run_backup(ctx.config, policy, btype, lock_wait=lock_wait,
-                        progress=lambda s: bar.show(lambda: f"{s.files} files, {human_bytes(s.bytes_read)} read, "
-                                                            f"{human_bytes(s.bytes_new)} new"))
+                        progress=lambda s: bar.show(lambda: progress_line(s, bar)))
     bar.done()
     if not ctx.as_json:
         if result["note"]:

@@ -8,7 +8,18 @@ from pathlib import Path
 import click
 
 from reliad.cli.base import Context, command
-from reliad.progress import human_bytes
+from reliad.progress import Progress, human_bytes, transfer
+
+
+def progress_line(c: dict[str, int], bar: Progress) -> str:
+    """Files and bytes written, the rate; inside a large file, how far into it and when it is done."""
+    inside = c.get("inside_done", 0)
+    done = c["bytes"] + inside
+    rate = bar.rate(done)
+    line = f"{c['files']} files, {human_bytes(done)} ({human_bytes(rate)}/s)"
+    if inside:
+        line += f"; this file {transfer(inside, c['inside_size'], rate)}"
+    return line
 
 
 @command("restore")
@@ -59,7 +70,7 @@ def restore_cmd(ctx: Context, backup_id: str, dest: Path | None, paths: tuple[st
     _, repo = find_backup(ctx.config, backup_id, target_name)
     bar = ctx.progress()
     result = run_restore(repo, backup_id, dest, list(paths), overwrite, strip=strip, relative=relative,
-                         progress=lambda c: bar.show(lambda: f"{c['files']} files, {human_bytes(c['bytes'])}"))
+                         progress=lambda r: bar.show(lambda: progress_line(r, bar)))
     bar.done()
     kept = result["kept"]
     result.update(backup=backup_id, dest=str(dest), ok=not result["errors"] and not kept)

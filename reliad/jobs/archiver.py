@@ -51,6 +51,10 @@ class ArchiveStats:
     changed_during_backup: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    # the content being read now, so that progress moves inside a large file or a dump
+    current: bytes = b""
+    current_size: int | None = None  # None for a dump, whose size is known only at its end
+    current_done: int = 0
 
 
 class RefCursor:
@@ -244,6 +248,7 @@ class Archiver:
                 entry.mtime_ns, entry.ctime_ns, entry.ino = st0.st_mtime_ns, st0.st_ctime_ns, st0.st_ino
                 entry.mode = stat.S_IMODE(st0.st_mode)
             limit = _content_size(fd, st0)
+            self.stats.current, self.stats.current_size, self.stats.current_done = item.path, limit, 0
             ref_chunks = {c[7]: c for c in ref.chunks if c[7]} if ref and not self.tar_mode else {}
             if limit is None:
                 total = self._read_stream(fd, entry, ref_chunks, item.head)
@@ -260,12 +265,14 @@ class Archiver:
                     for piece in self._pieces(fd, limit, sparse):
                         total += len(piece)
                         self._keep(piece, entry, ref_chunks)
+                        self._tick(len(piece))
             st1 = os.fstat(fd)
         finally:
             os.close(fd)
         if item.finish is not None:
             item.finish()
         entry.size = total
+        self.stats.current_done = 0
         self.stats.bytes_read += total
         if self.tar_mode and limit is not None:
             self._zeros(limit - total)  # the file shrank: keep the tar header's promise
@@ -311,11 +318,18 @@ class Archiver:
             self._tar_part(entry, parts, len(piece))
             self._keep(piece, entry, ref_chunks)
             total += len(piece)
+            self._tick(len(piece))
             if self.tar_mode:
                 self._zeros(-len(piece) % tarfile.BLOCKSIZE)
         if not parts:
             self._tar_part(entry, 1, 0)
         return total
+
+    def _tick(self, n: int) -> None:
+        """Progress inside one large file or dump (per piece), not only between entries."""
+        self.stats.current_done += n
+        if self.progress:
+            self.progress(self.stats)
 
     def _tar_part(self, entry: Entry, number: int, size: int) -> None:
         if not self.tar_mode:

@@ -280,6 +280,8 @@ class Restorer:
         self.kept: list[str] = []  # entries DEST already had, left alone without --overwrite
         self.as_root = os.geteuid() == 0
         self.counts = {"files": 0, "dirs": 0, "links": 0, "bytes": 0}
+        # for progress only (left out of the result): the file of several chunks being read now
+        self.inside = {"inside_size": 0, "inside_done": 0}
         self.errors: list[dict[str, str]] = []
         self._failed: list[tuple[int, dict[str, str]]] = []  # (manifest position, error): writers finish out of order
         self._dirs: list[tuple[bytes, Entry]] = []
@@ -434,12 +436,20 @@ class Restorer:
                 if ready is not None:
                     self._writers.add(f, *ready, last=False)
                 ready, pos = (pos, data), pos + len(data)
+                if len(chunks) > 1:
+                    self._tick(entry.size, pos)
             if pos != entry.size:
                 raise DamageError(f"stored content has {pos} bytes, the manifest says {entry.size}")
         except (DamageError, OSError) as e:
             self._writers.fail(f, _reason(e))
         finally:
             self._writers.add(f, *(ready or (0, None)), last=True)
+
+    def _tick(self, size: int, done: int) -> None:
+        """Progress inside a file of several chunks: how much of it is read and queued."""
+        if self.progress:
+            self.inside["inside_size"], self.inside["inside_done"] = size, done
+            self.progress({**self.counts, **self.inside})
 
     def _attrs(self, parent: int, name: bytes, entry: Entry, follow: bool = True) -> None:
         if self.as_root:
