@@ -85,3 +85,9 @@ def test_plain_http_to_another_host_is_warned(tmp_path: Path, endpoint: str, war
     tls = _about(warnings, "plain HTTP")
     assert len(tls) == warned and all("R16" in w and "'offsite'" in w and "https://" in w for w in tls), warnings
     assert not _about(warnings, "no offsite target")
+
+
+def test_the_severe_drills_recovery_key_is_a_key_copy(tmp_path: Path) -> None:
+    more = OFFLINE + '[drills.shop]\nrecovery_key = { passphrase_file = "/etc/reliad/keys/drill-passphrase" }\n'
+    warnings, _ = _check(tmp_path, more=more, targets='"local", "usb"')
+    assert not _about(warnings, "state directory"), warnings

@@ -48,11 +48,15 @@ def _outside(config: Config, source: dict[str, str]) -> bool:
 
 def _no_key_copy(config: Config, policy: PolicyConfig) -> str | None:
     """The local repository and its offsite copies share one key (the copies have the same key
-    slots), so one source outside the state directory on any of the policy's targets opens them all."""
+    slots), so one source outside the state directory on any of the policy's targets, or the
+    recovery key of its severe drills, opens them all."""
     encrypted = [config.targets[n] for n in policy.targets if config.targets[n].encryption is not False]
     if not encrypted:
         return None
     sources = [{k: str(v) for k, v in t.options.items() if k in KEY_SOURCE_KEYS} for t in encrypted]
+    drill = config.drills.get(policy.name)
+    if drill is not None and drill.recovery_key:  # a severe drill's own key opens the offsite copy too
+        sources.append(drill.recovery_key)
     if any(_outside(config, s) for s in sources):
         return None
     return (f"policy {policy.name!r}: the key of its encrypted repository is only in the state directory "

@@ -34,6 +34,9 @@ def _edited_standard(tmp_path: Path, src: Path, weed: Weed, bucket: str) -> Path
         'credentials_file = "/etc/reliad/s3.credentials"':
             f'credentials_file = "{weed.credentials_file(tmp_path / "s3.credentials")}"',
         'listen = "127.0.0.1:11090"': "enabled = false",
+        'standby = "/var/lib/reliad/standby/shop"': f'standby = "{tmp_path / "standby"}"',
+        'passphrase_file = "/etc/reliad/keys/drill-passphrase"':
+            f'passphrase_file = "{tmp_path / "etc" / "keys" / "drill-passphrase"}"',
     }
     for old, new in replace.items():
         assert old in text, f"policies/standard.toml no longer has {old}; update docs/INSTALL.md and this test"
@@ -63,6 +66,10 @@ def test_install_guide_from_first_backup_to_lost_host(tmp_path: Path, src: Path,
     r.run("init", "--target", "local")
     assert (tmp_path / "etc" / "keys" / "shop.key").exists()
     r.run("init", "--target", "offsite", "--create-bucket")
+    drill_pass = tmp_path / "etc" / "keys" / "drill-passphrase"
+    drill_pass.write_text("a passphrase only the drills use\n")
+    drill_pass.chmod(0o600)
+    r.run("key", "add", "--target", "local", "--passphrase-file", str(drill_pass), "--label", "drills")
     exported = r.run("key", "export", "--target", "local").stdout
     recovery = tmp_path / "kept-off-the-host" / "reliad-recovery.txt"
     recovery.parent.mkdir()
@@ -77,6 +84,12 @@ def test_install_guide_from_first_backup_to_lost_host(tmp_path: Path, src: Path,
     r.run("status")
     listing = r.run("list").stdout.splitlines()
     assert listing[0].endswith("TARGETS") and listing[1].endswith("local,offsite")
+    assert "drills" in r.run("key", "list", "--target", "offsite").stdout  # the slot went offsite with the backup
+
+    # Step 9: a first drill of each scenario; the severe one from the bucket and the drill passphrase.
+    for scenario in ("general", "severe"):
+        drill = r.run("drill", "shop", "--scenario", scenario, check=False)
+        assert drill.returncode == 0 and "PASS" in drill.stdout, drill.stdout + drill.stderr
 
     # Step 10: the host is lost. The configuration, the credentials and the exported key survived.
     for gone in ("state", "repo", "etc"):
