@@ -266,29 +266,42 @@ def copy_to(repo: Any, state_dir: Path) -> int:
     return len(new)
 
 
-def compare_with_copy(repo: Any, local: ChainReport, lines_by_seq: dict[int, bytes], where: str) -> tuple[int, list[str]]:
-    """Check the copies in one repository and compare them with the local log."""
-    host = socket.gethostname()
-    problems: list[str] = []
-    copied = 0
+def copy_hosts(repo: Any) -> list[str]:
+    """The hosts whose audit log has copies in `repo`."""
+    return sorted({info.name[len(COPY_PREFIX):].split("/", 1)[0] for info in repo.storage.list(COPY_PREFIX)
+                   if "/" in info.name[len(COPY_PREFIX):]})
+
+
+def check_copies(repo: Any, where: str, host: str | None = None) -> ChainReport:
+    """Read one host's copies in a repository and check their chain (numbering, links,
+    hashes) across segments: what `verify` can prove about them without the local log."""
+    rep = ChainReport()
     prev_last, prev_hash = 0, GENESIS
-    for first, last, name in _segments(repo, host):
+    for first, last, name in _segments(repo, host or socket.gethostname()):
         try:
             lines = repo.get_object(name).splitlines()
         except (DamageError, ReliadError) as e:
-            problems.append(f"{where}: {e}")
+            rep.problems.append(f"{where}: {e}")
             continue
-        rep = check_chain(lines, f"{where}/{name}", first, prev_hash if first == prev_last + 1 and prev_hash else None)
-        problems += rep.problems
-        for seq, h in rep.by_seq.items():
-            copied += 1
-            if seq not in lines_by_seq:
-                problems.append(f"record {seq} is in the copy at {where} but missing from the local log "
-                                "(deleted, or the log was cut short)")
-            elif local.by_seq.get(seq) != h:
-                problems.append(f"record {seq} differs from its copy at {where} (altered on this host)")
-        prev_last, prev_hash = last, rep.by_seq.get(last, "")
-    return copied, problems
+        seg = check_chain(lines, f"{where}/{name}", first, prev_hash if first == prev_last + 1 and prev_hash else None)
+        rep.records += seg.records
+        rep.problems += seg.problems
+        rep.by_seq.update(seg.by_seq)
+        prev_last, prev_hash = last, seg.by_seq.get(last, "")
+    return rep
+
+
+def compare_with_copy(repo: Any, local: ChainReport, lines_by_seq: dict[int, bytes], where: str) -> tuple[int, list[str]]:
+    """Check the copies in one repository and compare them with the local log."""
+    copy = check_copies(repo, where)
+    problems = list(copy.problems)
+    for seq, h in copy.by_seq.items():
+        if seq not in lines_by_seq:
+            problems.append(f"record {seq} is in the copy at {where} but missing from the local log "
+                            "(deleted, or the log was cut short)")
+        elif local.by_seq.get(seq) != h:
+            problems.append(f"record {seq} differs from its copy at {where} (altered on this host)")
+    return len(copy.by_seq), problems
 
 
 def local_lines_by_seq(state_dir: Path) -> dict[int, bytes]:

@@ -21,6 +21,10 @@ class RepositoryError(ReliadError):
     """The repository is missing, unreadable or not in a format we understand."""
 
 
+class NoRepositoryError(RepositoryError):
+    """There is no repository where one was expected (not created yet, or its disk is not mounted)."""
+
+
 class LockError(ReliadError):
     """Another process holds the repository lock."""
 

@@ -143,6 +143,10 @@ def test_edited_key_slot_no_longer_opens(tmp_path, monkeypatch):
     assert keys.unlock(storage, "rid", secret)[0] == b"k" * 32
     weakened = dict(slot, kdf={**slot["kdf"], "memory_kib": 16})
     keys.write_slot(storage, weakened)
+    with pytest.raises(Exception, match="damaged key slot"):  # its CRC32C no longer matches
+        keys.unlock(storage, "rid", secret)
+    weakened.pop("crc32c")  # an editor who also drops the CRC32C: the wrapping still refuses it
+    keys.write_slot(storage, weakened)
     with pytest.raises(Exception, match="does not open"):
         keys.unlock(storage, "rid", secret)
     assert json.loads((tmp_path / "keys" / slot["id"]).read_text())["kdf"]["memory_kib"] == 16

@@ -26,9 +26,12 @@ def verify_cmd(ctx: Context, backup_ids: tuple[str, ...], mode: str, target_name
     data = total.to_json()
 
     def text() -> str:
-        lines = [f"damaged: backup {d['backup']} {d['path'] or '(manifest)'}: {d['reason']}" for d in total.damaged]
+        lines = [f"damaged: backup {d['backup']} {d['path'] or '(manifest)'}: {d['reason']}" if d["backup"]
+                 else f"damaged: {d['path']}: {d['reason']}" for d in total.damaged]
         lines += [f"changed: backup {c['backup']} {c['path']}: {c['reason']}" for c in total.changed]
-        verdict = "OK" if not total.damaged else f"DAMAGE FOUND in {len({d['backup'] for d in total.damaged})} backup(s)"
+        where = [f"{len(total.damaged_backups())} backup(s)"] if total.damaged_backups() else []
+        where += ["the repository"] if any(d["backup"] is None for d in total.damaged) else []
+        verdict = f"DAMAGE FOUND in {' and '.join(where)}" if total.damaged else "OK"
         lines.append(f"{verdict}: {len(total.backups)} backups, {total.files} files, "
                      f"{human_bytes(total.bytes_checked)} checked ({mode})")
         if not total.decrypted:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reliad.catalog import Catalog
 from reliad.config import Config, TargetConfig
-from reliad.errors import ConfigError, ReliadError, RepositoryError
+from reliad.errors import ConfigError, DamageError, ReliadError, RepositoryError
 from reliad.repository import Repository
 from reliad.repository.repo import check_backup_id
 from reliad.targets import open_repository
@@ -27,13 +27,13 @@ def find_backup(config: Config, backup_id: str, target_name: str | None) -> tupl
     # in the way of a backup the local target holds.
     names.sort(key=lambda n: config.targets[n].type != "local")
     unreachable: list[str] = []
-    refused: ConfigError | None = None
+    refused: ConfigError | DamageError | None = None
     for name in names:
         try:
             repo = open_repository(config, config.targets[name])
             if repo.storage.stat(f"manifests/{backup_id}") is not None:
                 return config.targets[name], repo
-        except ConfigError as e:  # a wrong or missing key: say so, unless another target has the backup
+        except (ConfigError, DamageError) as e:  # a wrong key, a damaged slot: say so, unless another target has it
             refused = refused or e
             continue
         except RepositoryError:

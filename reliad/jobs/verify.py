@@ -17,16 +17,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from reliad import audit
 from reliad.catalog import Catalog
-from reliad.config import Config
-from reliad.errors import DamageError, RepositoryError
-from reliad.jobs.locate import find_backup, repositories
+from reliad.config import Config, TargetConfig
+from reliad.errors import DamageError, NoRepositoryError, RepositoryError
+from reliad.jobs.locate import find_backup
 from reliad.repository import Repository, codec
 from reliad.repository.crypto import HEAD, check_envelopes, parse_head
+from reliad.repository.keys import scan_slots
 from reliad.repository.manifest import PACK_RE, Entry, display_path, parse_entry
 from reliad.repository.prefetch import FrameStream
 from reliad.repository.repo import pack_object
 from reliad.sources.dump import VIRTUAL_ROOT
+from reliad.targets import open_repository
 from reliad.timeutil import iso, utcnow
 
 MODES = ("fast", "crc", "byte")
@@ -54,6 +57,9 @@ class Report:
         self.files += other.files
         self.bytes_checked += other.bytes_checked
         self.decrypted = self.decrypted and other.decrypted
+
+    def damaged_backups(self) -> set[str]:
+        return {d["backup"] for d in self.damaged if d["backup"] is not None}
 
     def to_json(self) -> dict[str, Any]:
         return {"ok": not self.damaged, "mode": self.mode, "backups": self.backups, "damaged": self.damaged,
@@ -348,23 +354,87 @@ def verify_and_record(catalog: Catalog, target: str, repo: Repository, backup_id
     return reports
 
 
+def _listed(catalog: Catalog, target: str) -> dict[str, str]:
+    """{backup id: policy} of the complete backups the catalog records in a target."""
+    return {r["id"]: r["policy"] for r in catalog.backups(target=target) if r["status"] in ("ok", "partial")}
+
+
+def _unreadable(catalog: Catalog, report: Report, target: TargetConfig, listed: dict[str, str], reason: str,
+                mode: str) -> None:
+    """A repository that cannot be opened: every backup the catalog records in it is damaged
+    as far as anyone can prove (recorded per policy, so monitoring sees it), never skipped."""
+    now = iso(utcnow())
+    by_policy: dict[str, list[str]] = {}
+    for bid, policy in sorted(listed.items()):
+        report.backups.append(bid)
+        report.damage(bid, None, f"target {target.name!r}: {reason}; the catalog records this backup there")
+        by_policy.setdefault(policy, []).append(bid)
+    for policy, ids in by_policy.items():
+        catalog.record_verify(target=target.name, policy=policy, mode=mode, started_at=now, finished_at=now,
+                              backups=len(ids), damaged_backups=len(ids), files=0, bytes_checked=0)
+
+
+def check_repository_objects(repo: Repository, target: str) -> list[dict[str, Any]]:
+    """Damage in what is not a backup but that restoring and auditing need: key slots (one
+    damaged slot may be the only one a key opens) and the audit log's copies."""
+    where = f"target {target!r}"
+    found = [{"backup": None, "path": name, "reason": f"{where}: damaged key slot ({problem})"}
+             for name, slot, problem in (scan_slots(repo.storage) if repo.encrypted else []) if slot is None]
+    for host in audit.copy_hosts(repo):
+        try:
+            problems = audit.check_copies(repo, f"{where} audit copy of {host}", host).problems
+        except (DamageError, RepositoryError) as e:
+            problems = [f"{where} audit copy of {host}: {e}"]
+        found += [{"backup": None, "path": f"{audit.COPY_PREFIX}{host}/", "reason": p} for p in problems]
+    return found
+
+
 def verify_backups(config: Config, backup_ids: list[str], mode: str, target_name: str | None = None,
                    progress: Callable[[Report], None] | None = None) -> Report:
     """Verify the named backups (each found in whichever target holds it), or every backup of
     every target (or of `target_name`) when none is named, recording each policy's result."""
+    catalog = Catalog(config.state_dir)
+    try:
+        return _verify(config, catalog, backup_ids, mode, target_name, progress)
+    finally:
+        catalog.close()
+
+
+def _verify(config: Config, catalog: Catalog, backup_ids: list[str], mode: str, target_name: str | None,
+            progress: Callable[[Report], None] | None) -> Report:
+    """What cannot be read is damage, never an empty success: a repository that is missing
+    (an unmounted disk) while the catalog lists backups in it, a damaged repository config,
+    backups the catalog lists that have no manifest, damaged key slots and audit copies."""
+    total = Report(mode)
     work: dict[str, tuple[Repository, list[str]]] = {}
     if backup_ids:
         for bid in backup_ids:
             t, repo = find_backup(config, bid, target_name)
             work.setdefault(t.name, (repo, []))[1].append(bid)
     else:
-        work = {t.name: (repo, repo.backup_ids()) for t, repo in repositories(config, target_name)}
-    total = Report(mode)
-    catalog = Catalog(config.state_dir)
-    try:
-        for tname, (repo, ids) in work.items():
-            for r in verify_and_record(catalog, tname, repo, ids, mode, progress):
-                total.absorb(r)
-    finally:
-        catalog.close()
+        for t in [config.target(target_name)] if target_name else list(config.targets.values()):
+            listed = _listed(catalog, t.name)
+            try:
+                repo = open_repository(config, t)
+            except NoRepositoryError as e:
+                if not listed and target_name is None:
+                    continue  # a target nothing was written to yet
+                if not listed:
+                    raise
+                _unreadable(catalog, total, t, listed, str(e), mode)
+                continue
+            except (RepositoryError, DamageError) as e:  # a damaged config or key slot
+                total.damage(None, "keys/" if isinstance(e, DamageError) else "config", f"target {t.name!r}: {e}")
+                _unreadable(catalog, total, t, listed, str(e), mode)
+                continue
+            ids = repo.backup_ids()
+            gone = {bid: p for bid, p in listed.items() if bid not in set(ids)}
+            if gone:
+                _unreadable(catalog, total, t, gone, "its manifest is missing from the repository", mode)
+            work[t.name] = (repo, ids)
+    for tname, (repo, ids) in work.items():
+        if not backup_ids:
+            total.damaged += check_repository_objects(repo, tname)
+        for r in verify_and_record(catalog, tname, repo, ids, mode, progress):
+            total.absorb(r)
     return total

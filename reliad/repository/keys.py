@@ -15,9 +15,11 @@ import base64
 import json
 import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import crc32c
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -80,7 +82,7 @@ def _kek(kdf: dict[str, Any], material: bytes) -> bytes:
 
 
 def _slot_aad(repo_id: str, slot: dict[str, Any]) -> bytes:
-    bound = {k: v for k, v in slot.items() if k != "wrapped"}
+    bound = {k: v for k, v in slot.items() if k not in ("wrapped", "crc32c")}
     return b"reliad/keyslot/v1\0" + repo_id.encode() + b"\0" + _canonical(bound)
 
 
@@ -97,7 +99,33 @@ def make_slot(data_key: bytes, repo_id: str, secret: Secret, label: str = "") ->
                             "kdf": kdf, "created": iso(utcnow()), "label": label, "nonce": _b64(os.urandom(12))}
     kek = _kek(kdf, secret.material)
     slot["wrapped"] = _b64(AESGCM(kek).encrypt(_unb64(slot["nonce"]), data_key, _slot_aad(repo_id, slot)))
+    slot["crc32c"] = _slot_crc(slot)
     return slot
+
+
+def _slot_crc(slot: dict[str, Any]) -> int:
+    """CRC32C of every other field: a wrong key and a damaged slot both fail the GCM tag, and
+    only this keyless check tells the two apart (slots written before it have none)."""
+    return crc32c.crc32c(_canonical({k: v for k, v in slot.items() if k != "crc32c"}))
+
+
+def slot_problem(slot: Any) -> str | None:
+    """Why a slot object cannot be a sound key slot (damage), or None when it may be one."""
+    if not isinstance(slot, dict) or slot.get("format") != SLOT_FORMAT:
+        return "not a reliad key slot"
+    if "crc32c" in slot and slot["crc32c"] != _slot_crc(slot):
+        return "its CRC32C does not match its content"
+    kdf = slot.get("kdf")
+    if slot.get("kind") not in ("passphrase", "keyfile") or not isinstance(kdf, dict) \
+            or kdf.get("name") not in ("argon2id", "hkdf-sha256"):
+        return "its kind or key derivation is not one reliad writes"
+    try:
+        sizes = (len(_unb64(slot.get("nonce"))), len(_unb64(slot.get("wrapped"))), len(_unb64(kdf.get("salt"))))
+    except ValueError:
+        return "a binary field is not valid base64"
+    if sizes != (12, 48, 16):
+        return "a binary field has the wrong length"
+    return None
 
 
 def _unwrap(slot: dict[str, Any], repo_id: str, secret: Secret) -> bytes | None:
@@ -109,15 +137,25 @@ def _unwrap(slot: dict[str, Any], repo_id: str, secret: Secret) -> bytes | None:
     return key if len(key) == 32 else None
 
 
-def read_slots(storage: Storage) -> list[dict[str, Any]]:
-    out = []
+def scan_slots(storage: Storage) -> Iterator[tuple[str, dict[str, Any] | None, str | None]]:
+    """(object name, slot, None) for each sound slot and (object name, None, reason) for each
+    damaged one, so that one damaged slot neither hides the others nor passes for a wrong key."""
     for info in storage.list(SLOT_PREFIX):
         try:
             slot = json.loads(storage.get(info.name))
-            if not isinstance(slot, dict) or slot.get("format") != SLOT_FORMAT:
-                raise ValueError("not a reliad key slot")
         except (ValueError, UnicodeDecodeError) as e:
-            raise DamageError(f"{storage.location}/{info.name}: damaged key slot ({e})") from None
+            yield info.name, None, f"not JSON: {e}"
+            continue
+        problem = slot_problem(slot)
+        yield (info.name, None, problem) if problem else (info.name, slot, None)
+
+
+def read_slots(storage: Storage) -> list[dict[str, Any]]:
+    """Every key slot; a damaged one fails as damage (exit 3), naming it."""
+    out = []
+    for name, slot, problem in scan_slots(storage):
+        if slot is None:
+            raise DamageError(f"{storage.location}/{name}: damaged key slot ({problem})")
         out.append(slot)
     return out
 
@@ -133,12 +171,17 @@ def unlock(storage: Storage, repo_id: str, secret: Secret) -> tuple[bytes, str |
             raise ConfigError(f"{secret.source} is the recovery key of repository {secret.repo_id}, "
                               f"not of {storage.location} ({repo_id})")
         return secret.material, None
-    slots = [s for s in read_slots(storage) if s.get("kind") == secret.kind]
-    for slot in slots:
-        key = _unwrap(slot, repo_id, secret)
-        if key is not None:
+    damaged = []
+    for name, slot, problem in scan_slots(storage):
+        if slot is None:
+            damaged.append(f"{name} ({problem})")
+        elif slot.get("kind") == secret.kind and (key := _unwrap(slot, repo_id, secret)) is not None:
             return key, str(slot["id"])
     what = "passphrase" if secret.kind == "passphrase" else "key file"
+    if damaged:
+        raise DamageError(f"the repository at {storage.location} has a damaged key slot: {'; '.join(damaged)}; no "
+                          f"intact slot opens with the {what} from {secret.source}; copy the slot back from another "
+                          "copy of the repository (offsite) or open it with a recovery key")
     raise ConfigError(f"the {what} from {secret.source} does not open the repository at {storage.location} "
                       f"(wrong {what}, or its key slot was removed); 'reliad key list' shows the slots")
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import crc32c
 
-from reliad.errors import ConfigError, DamageError, RepositoryError
+from reliad.errors import ConfigError, DamageError, NoRepositoryError, RepositoryError
 from reliad.repository import codec
 from reliad.repository.crypto import CIPHER_NAME, HEAD, NONCE, OVERHEAD, TAG, Cipher, check_envelopes, parse_head, unwrap
 from reliad.repository.keys import Secret, make_slot, unlock, write_slot
@@ -140,7 +140,7 @@ class Repository:
         try:
             raw = storage.get("config")
         except FileNotFoundError:
-            raise RepositoryError(
+            raise NoRepositoryError(
                 f"{storage.location}: no repository here (run 'reliad init' or a first backup)"
             ) from None
         try:
