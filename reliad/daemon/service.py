@@ -43,6 +43,7 @@ from reliad.daemon.protocol import JobResult, Request
 from reliad.daemon.scheduling import DRILL_JOBS, plan
 from reliad.daemon.worker import RepoWorker
 from reliad.errors import ReliadError
+from reliad.statedir import hold_service_lock
 from reliad.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -320,4 +321,8 @@ def run_service(config_path: str | None) -> int:
     config = load_config(config_path)
     for p in config.policies.values():  # fail at start, not at the first job
         config.primary_target(p)
-    return Service(config_path, config).run()
+    lock = hold_service_lock(config.state_dir)
+    try:
+        return Service(config_path, config).run()
+    finally:
+        os.close(lock)
