@@ -41,9 +41,12 @@ def progress_line(c: dict[str, int], bar: Progress) -> str:
               "or empty.")
 @click.option("--database", "database", default=None, help="With --into: which database of the source, when it "
               "holds several.")
+@click.option("--password-file", "password_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="With --into: a file whose first line is the password of the DSN's user. Only the DSN's "
+              "credentials are used, never the source's configured password.")
 def restore_cmd(ctx: Context, backup_id: str, dest: Path | None, paths: tuple[str, ...], target_name: str | None,
                 overwrite: bool, strip: int, relative: bool, source: str | None, into: str | None,
-                database: str | None) -> int:
+                database: str | None, password_file: Path | None) -> int:
     """Restore a backup, or some paths of it, into DEST; or load a database dump with --into.
 
     Paths keep their whole source path below DEST (/srv/shop/a.html becomes DEST/srv/shop/a.html)
@@ -52,14 +55,14 @@ def restore_cmd(ctx: Context, backup_id: str, dest: Path | None, paths: tuple[st
     from reliad.jobs.locate import find_backup
     from reliad.jobs.restore import run_restore
 
-    if into is not None or source is not None:
+    if into is not None or source is not None or password_file is not None:
         if into is None or source is None or dest is not None or paths or strip or relative:
             raise ConfigError("load a database with 'reliad restore ID --source NAME --into DSN' "
                               "(no DEST, --path, --strip-components or --relative with it)")
         from reliad.jobs.dbrestore import run_db_restore
 
         _, repo = find_backup(ctx.config, backup_id, target_name)
-        done = run_db_restore(ctx.config, repo, backup_id, source, into, database)
+        done = run_db_restore(repo, backup_id, source, into, database, password_file)
         ctx.emit(done, f"loaded database {done['database']!r} of source {source!r} "
                        f"({human_bytes(done['bytes'])} dump) into {into}")
         return 0

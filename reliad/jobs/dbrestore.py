@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from reliad.config import Config, SourceConfig
+from reliad.config import SourceConfig
 from reliad.errors import ConfigError, ReliadError
 from reliad.repository import Repository
 from reliad.repository.manifest import Entry
@@ -24,13 +25,12 @@ from reliad.sources.dump import virtual_dir
 log = logging.getLogger(__name__)
 
 
-def _configured(config: Config | None, name: str) -> SourceConfig:
-    """The source's current configuration (for its password), or an empty stand-in."""
-    for p in (config.policies.values() if config else []):
-        for s in p.sources:
-            if s.name == name:
-                return s
-    return SourceConfig(type="", name=name)
+def _credentials(stype: str, source: str, password_file: Path | None) -> SourceConfig:
+    """What the client programs connect to the target with: the DSN's own user (and its
+    password, when it carries one) or the password file given for the target. Never the
+    source's configured password: that belongs to the user the dump was taken as, and the
+    target is another database, often another user, whom it must not be sent to."""
+    return SourceConfig(type=stype, name=source, options={"password_file": str(password_file)} if password_file else {})
 
 
 def _pick(dumps: dict[str, Entry], database: str | None, source: str, backup_id: str) -> tuple[str, Entry]:
@@ -47,8 +47,8 @@ def _pick(dumps: dict[str, Entry], database: str | None, source: str, backup_id:
     return next(iter(dumps.items()))
 
 
-def run_db_restore(config: Config | None, repo: Repository, backup_id: str, source: str, into: str,
-                   database: str | None = None) -> dict[str, Any]:
+def run_db_restore(repo: Repository, backup_id: str, source: str, into: str, database: str | None = None,
+                   password_file: Path | None = None) -> dict[str, Any]:
     header = repo.header(backup_id)
     sources = {s["name"]: s for s in header.get("sources", [])}
     if source not in sources:
@@ -65,7 +65,7 @@ def run_db_restore(config: Config | None, repo: Repository, backup_id: str, sour
              if e.type == "file" and e.path.startswith(prefix) and e.path.endswith(suffix)}
     name, entry = _pick(dumps, database, source, backup_id)
     what = f"backup {backup_id}, source {source!r}, database {name!r}"
-    src = _configured(config, source)
+    src = _credentials(stype, source, password_file)
     log.info("event=db_restore_start backup=%s source=%s database=%r", backup_id, source, name)
     kind.load((repo.chunk_data(c) for c in entry.chunks), entry.mode, into, src, what)
     log.info("event=db_restore_done backup=%s source=%s database=%r", backup_id, source, name)
