@@ -47,6 +47,8 @@ def backup_cmd(ctx: Context, policy: str, btype: str, lock_wait: float) -> int:
             click.echo(f"note: {result['note']}", err=True)
         for w in result["warnings"]:
             click.echo(f"warning: {w}", err=True)
+        if left := {k: n for k, n in result["left_out"]["counts"].items() if n}:
+            click.echo("left out: " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in left.items()), err=True)
     ctx.affect(result["id"])
     ctx.emit(result, result["id"])
     if not ctx.as_json:

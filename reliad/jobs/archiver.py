@@ -28,7 +28,7 @@ from pyfastcdc import FastCDC
 from reliad.jobs.packer import FramePipeline, chunk_hash
 from reliad.repository.manifest import Entry, ManifestWriter, entry_depends, sort_key
 from reliad.repository.tarheader import header as tar_header
-from reliad.sources.base import SourceItem
+from reliad.sources.base import LeftOut, SourceItem
 
 SEGMENT = 1 << 20  # raw bytes gathered into one frame from small chunks
 DIRECT = 256 << 10  # chunks at least this large get a frame of their own
@@ -49,8 +49,7 @@ class ArchiveStats:
     bytes_new: int = 0
     chunks_reused: int = 0
     changed_during_backup: list[str] = field(default_factory=list)
-    vanished: list[str] = field(default_factory=list)
-    unreadable: list[str] = field(default_factory=list)
+    left_out: LeftOut = field(default_factory=LeftOut)
     # the content being read now, so that progress moves inside a large file or a dump
     current: bytes = b""
     current_size: int | None = None  # None for a dump, whose size is known only at its end
@@ -237,10 +236,10 @@ class Archiver:
         try:
             fd = item.open()
         except FileNotFoundError:
-            self.stats.vanished.append("/" + os.fsdecode(item.path))
+            self.stats.left_out.vanished.append("/" + os.fsdecode(item.path))
             return False
         except OSError as e:
-            self.stats.unreadable.append(f"/{os.fsdecode(item.path)}: {e.strerror}")
+            self.stats.left_out.unreadable.append(f"/{os.fsdecode(item.path)}: {e.strerror}")
             return False
         try:
             st0 = os.fstat(fd)

@@ -24,7 +24,7 @@ from reliad.repository.lock import writer_lock
 from reliad.repository.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, ManifestWriter, sort_key
 from reliad.repository.repo import new_backup_id
 from reliad.sources import open_source
-from reliad.sources.base import SourceItem
+from reliad.sources.base import LeftOut, SourceItem
 from reliad.targets import open_repository
 from reliad.timeutil import iso, utcnow
 
@@ -43,9 +43,21 @@ def choose_base(headers: list[dict[str, Any]], requested: str) -> dict[str, Any]
     return None
 
 
-def source_items(policy: PolicyConfig, skip_dirs: list[Any]) -> Iterator[SourceItem]:
-    """All sources of a policy merged into one stream in manifest order."""
-    streams = [open_source(policy, src, skip_dirs) for src in policy.sources]
+def source_items(policy: PolicyConfig, skip_dirs: list[Any], left_out: LeftOut) -> Iterator[SourceItem]:
+    """All sources of a policy merged into one stream in manifest order. A source that cannot
+    be opened (a missing path, a database that refuses the connection) is left out with its
+    reason and the others are still taken; only when every source fails does the backup."""
+    streams = []
+    for src in policy.sources:
+        try:
+            streams.append(open_source(policy, src, skip_dirs, left_out))
+        except ReliadError as e:
+            if len(policy.sources) == 1:
+                raise
+            log.warning("event=source_failed policy=%s source=%s error=%r", policy.name, src.name, str(e))
+            left_out.failed_sources.append(f"source {src.name!r}: {e}")
+    if not streams:
+        raise ReliadError(f"policy {policy.name!r}: every source failed: {'; '.join(left_out.failed_sources)}")
     if len(streams) == 1:
         return streams[0]
     return heapq.merge(*streams, key=lambda i: sort_key(i.path))
@@ -139,7 +151,7 @@ def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: R
         archiver = Archiver(pipeline, manifest, tar_mode=(btype == "full"), ref=ref,
                             chunker=repo.config.chunker, progress=progress)
         skip = [p for p in (config.state_dir, *(t.path for t in config.targets.values())) if p]
-        for item in source_items(policy, skip):
+        for item in source_items(policy, skip, archiver.stats.left_out):
             archiver.add(item)
         archiver.finish()
         writer.close()
@@ -175,10 +187,8 @@ def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: R
     pipeline.shutdown()
     hook_errors = run_after(policy, btype, "ok")
     duration = round(time.monotonic() - t0, 3)
-    warnings = [f"vanished during backup: {p}" for p in stats.vanished]
-    warnings += hook_errors
-    warnings += [f"could not read {p}" for p in stats.unreadable]
-    status = "partial" if stats.unreadable else "ok"
+    warnings = stats.left_out.warnings() + hook_errors
+    status = "partial" if stats.left_out.incomplete() else "ok"
     catalog.finish(bid, target, status=status, finished_at=iso(finished), files=stats.files,
                    bytes_read=stats.bytes_read, bytes_stored=writer.bytes_written, duration_s=duration,
                    depends_on=header["depends_on"], error="; ".join(warnings) or None)
@@ -190,4 +200,4 @@ def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: R
             "bytes_read": stats.bytes_read, "bytes_new": stats.bytes_new, "bytes_stored": writer.bytes_written,
             "duration_s": duration, "started_at": iso(started), "finished_at": iso(finished),
             "classes": classes, "note": note, "warnings": warnings, "hook_errors": hook_errors,
-            "changed_during_backup": stats.changed_during_backup}
+            "changed_during_backup": stats.changed_during_backup, "left_out": stats.left_out.to_json()}

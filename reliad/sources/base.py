@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -55,3 +55,37 @@ class SourceType:
     open: Opener
     load: Loader | None = None
     suffix: bytes = b""
+
+
+LEFT_OUT_WORDS = {"vanished": "vanished during backup", "special": "socket or special file not backed up",
+                  "replaced": "directory replaced during the backup, its entries left out",
+                  "unreadable": "could not read", "missing": "source path does not exist",
+                  "failed_sources": "source failed"}
+
+
+@dataclass
+class LeftOut:
+    """What a backup could not include, by reason: each is counted and named in the result,
+    never dropped silently. Filled by the sources while they walk and by the archiver while
+    it reads. Paths are shown as absolute paths ("/srv/shop/x")."""
+
+    vanished: list[str] = field(default_factory=list)  # deleted between listing and reading
+    special: list[str] = field(default_factory=list)  # sockets and other types no restore can recreate
+    replaced: list[str] = field(default_factory=list)  # directories replaced mid-walk: their entries are left out
+    unreadable: list[str] = field(default_factory=list)  # "path: reason" (permissions, I/O errors)
+    missing: list[str] = field(default_factory=list)  # configured paths that do not exist
+    failed_sources: list[str] = field(default_factory=list)  # "source 'db': reason", the others were still taken
+
+    def counts(self) -> dict[str, int]:
+        return {k: len(getattr(self, k)) for k in LEFT_OUT_WORDS}
+
+    def incomplete(self) -> bool:
+        """Whether content the configuration asks for is missing (the backup is then `partial`);
+        files that vanished or were replaced, and sockets, are churn and only reported."""
+        return bool(self.unreadable or self.missing or self.failed_sources)
+
+    def warnings(self) -> list[str]:
+        return [f"{LEFT_OUT_WORDS[k]}: {p}" for k in LEFT_OUT_WORDS for p in getattr(self, k)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"counts": self.counts(), **{k: list(getattr(self, k)) for k in LEFT_OUT_WORDS}}

@@ -8,6 +8,7 @@ come out in manifest sort order, ready for a merge join with the reference backu
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import logging
 import os
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reliad.repository.manifest import sort_key
-from reliad.sources.base import SourceItem
+from reliad.sources.base import LeftOut, SourceItem
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +32,6 @@ class Root:
     source: str
     exclude: list[str] = field(default_factory=list)
     one_file_system: bool = False
-
-
-@dataclass
-class WalkStats:
-    unreadable: list[str] = field(default_factory=list)
 
 
 def kind_of(mode: int) -> str | None:
@@ -66,9 +62,9 @@ def _opener(name: bytes, dir_fd: int):
 class FileWalker:
     """Yields every entry under the configured roots, plus their parent directories."""
 
-    def __init__(self, roots: list[Root], skip_dirs: list[Path] | None = None) -> None:
+    def __init__(self, roots: list[Root], skip_dirs: list[Path] | None = None, left_out: LeftOut | None = None) -> None:
         self.roots = sorted(roots, key=lambda r: sort_key(_rel(r.path)))
-        self.stats = WalkStats()
+        self.left_out = left_out or LeftOut()
         self._skip: set[tuple[int, int]] = set()
         for d in skip_dirs or []:
             try:
@@ -119,7 +115,8 @@ class FileWalker:
             try:
                 st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
             except FileNotFoundError:
-                raise FileNotFoundError(f"source path {root.path} does not exist") from None
+                self.left_out.missing.append(f"source {root.source!r}: {root.path}")
+                return
             yield from self._visit(root, pfd, name, rel, st, st.st_dev)
         finally:
             os.close(pfd)
@@ -152,7 +149,8 @@ class FileWalker:
                 try:
                     cst = os.stat(child, dir_fd=fd, follow_symlinks=False)
                 except FileNotFoundError:
-                    continue  # vanished between listing and stat
+                    self.left_out.vanished.append(_shown(crel))  # between listing and stat
+                    continue
                 citem = self._item(root, fd, child, crel, cst)
                 if citem is None:
                     continue
@@ -175,16 +173,35 @@ class FileWalker:
             return None
         try:
             fd = os.open(name, _OPEN_DIR, dir_fd=dir_fd)
+        except OSError as e:
+            if e.errno == errno.ENOENT:
+                self.left_out.vanished.append(_shown(rel))
+            elif e.errno in (errno.ENOTDIR, errno.ELOOP):  # now a file or a symlink
+                self.left_out.replaced.append(_shown(rel))
+            else:
+                self._unreadable(rel, e)
+            return None
+        try:
+            now = os.fstat(fd)
+            if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):  # another directory in its place
+                os.close(fd)
+                self.left_out.replaced.append(_shown(rel))
+                return None
             names = sorted(os.fsencode(n) for n in os.listdir(fd))
         except OSError as e:
-            log.warning("event=unreadable path=%r error=%r", "/" + os.fsdecode(rel), e.strerror)
-            self.stats.unreadable.append("/" + os.fsdecode(rel))
+            os.close(fd)
+            self._unreadable(rel, e)
             return None
         return fd, rel, iter(names)
+
+    def _unreadable(self, rel: bytes, e: OSError) -> None:
+        log.warning("event=unreadable path=%r error=%r", _shown(rel), e.strerror)
+        self.left_out.unreadable.append(f"{_shown(rel)}: {e.strerror}")
 
     def _item(self, root: Root, dir_fd: int, name: bytes, rel: bytes, st: os.stat_result) -> SourceItem | None:
         kind = kind_of(st.st_mode)
         if kind is None:
+            self.left_out.special.append(_shown(rel))
             return None
         item = SourceItem(path=rel, type=kind, st=st, source=root.source)
         if kind == "file":
@@ -193,8 +210,13 @@ class FileWalker:
             try:
                 item.target = os.readlink(name, dir_fd=dir_fd)
             except FileNotFoundError:
+                self.left_out.vanished.append(_shown(rel))
                 return None
         return item
+
+
+def _shown(rel: bytes) -> str:
+    return "/" + os.fsdecode(rel)
 
 
 def _rel(path: Path) -> bytes:
