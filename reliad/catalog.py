@@ -24,6 +24,7 @@ from typing import Any
 
 import psutil
 
+from reliad import sqlitecheck
 from reliad.errors import ReliadError
 from reliad.statedir import ensure_state_dir
 from reliad.timeutil import iso, utcnow
@@ -137,6 +138,10 @@ def migrate(db: sqlite3.Connection, path: Path) -> int:
     return start
 
 
+FILE = "catalog.db"
+REBUILD_HINT = ("run 'reliad catalog rebuild': it sets the damaged file aside (kept, beside it) and recreates the "
+                "backup records from the repositories")
+
 COLUMNS = ("id", "target", "policy", "type", "requested_type", "base", "status", "started_at",
            "finished_at", "files", "bytes_read", "bytes_stored", "duration_s", "error", "host", "pid",
            "classes", "depends_on")
@@ -145,8 +150,8 @@ COLUMNS = ("id", "target", "policy", "type", "requested_type", "base", "status",
 class Catalog:
     def __init__(self, state_dir: Path) -> None:
         ensure_state_dir(state_dir)
-        self.path = state_dir / "catalog.db"
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.path = state_dir / FILE
+        self.db = sqlitecheck.connect(self.path, "the catalog", REBUILD_HINT, SCHEMA)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
@@ -418,6 +423,16 @@ class Catalog:
         """A writer that found the repository locked: how long it waited and whether it got in."""
         self.db.execute("INSERT INTO lock_waits (at, target, command, waited_s, acquired) VALUES (?,?,?,?,?)",
                         (iso(utcnow()), target, command, round(waited_s, 3), int(acquired)))
+
+
+def open_for_rebuild(state_dir: Path) -> tuple[Catalog, Path | None]:
+    """The catalog to rebuild into: the existing one when it is sound (its history of failed
+    runs, verifications and jobs stays), else a new one, the damaged file set aside and kept
+    under the returned path, whatever state it is in."""
+    ensure_state_dir(state_dir)
+    path = state_dir / FILE
+    aside = sqlitecheck.set_aside(path) if sqlitecheck.problem(path) is not None else None
+    return Catalog(state_dir), aside
 
 
 def _filters(**columns: str | None) -> tuple[str, list[str]]:

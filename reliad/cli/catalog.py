@@ -18,6 +18,10 @@ def catalog_rebuild_cmd(ctx: Context, target_name: str | None) -> int:
     """Recreate the catalog's backup records from the repositories alone."""
     from reliad.jobs.rebuild import rebuild_catalog
 
-    found = rebuild_catalog(ctx.config, target_name)
-    ctx.emit({"targets": found}, "\n".join(f"{n}: {c} backups" for n, c in found.items()) or "no repositories found")
+    done = rebuild_catalog(ctx.config, target_name)
+    lines = [f"{n}: {c} backups" for n, c in done.found.items()] or ["no repositories found"]
+    if done.set_aside:
+        lines.insert(0, f"the damaged catalog was set aside as {done.set_aside} (kept; its history of failed runs "
+                        "and verifications is not in the new one)")
+    ctx.emit({"targets": done.found, "set_aside": str(done.set_aside) if done.set_aside else None}, "\n".join(lines))
     return 0

@@ -4,15 +4,24 @@ The repositories are the truth about backups; the catalog only remembers them.""
 
 from __future__ import annotations
 
-from reliad.catalog import Catalog
+from dataclasses import dataclass
+from pathlib import Path
+
+from reliad.catalog import open_for_rebuild
 from reliad.config import Config
 from reliad.jobs.locate import repositories
 
 
-def rebuild_catalog(config: Config, target_name: str | None = None) -> dict[str, int]:
+@dataclass
+class Rebuilt:
+    found: dict[str, int]  # backups found per target
+    set_aside: Path | None  # where the damaged catalog file was moved (kept), if it was damaged
+
+
+def rebuild_catalog(config: Config, target_name: str | None = None) -> Rebuilt:
     """Replace each target's backup records (or only `target_name`'s) with what its repository
-    holds; returns the number of backups found per target."""
-    catalog = Catalog(config.state_dir)
+    holds. Works whatever state the catalog file is in: a damaged one is set aside first."""
+    catalog, aside = open_for_rebuild(config.state_dir)
     found: dict[str, int] = {}
     try:
         for t, repo in repositories(config, target_name):
@@ -21,4 +30,4 @@ def rebuild_catalog(config: Config, target_name: str | None = None) -> dict[str,
             found[t.name] = len(headers)
     finally:
         catalog.close()
-    return found
+    return Rebuilt(found, aside)
