@@ -7,7 +7,8 @@ policy's primary target. The worker decides what actually runs:
 - when a larger backup of the same policy falls due together with a smaller one (within the
   `[daemon] coalesce` window), the larger runs and the smaller is recorded in the catalog as
   `skipped`, with the reason: a full covers a differential and an incremental, a
-  differential covers an incremental (R8 schedules coincide every 12 h by design).
+  differential covers an incremental (R8 schedules coincide every 12 h by design). Only a
+  larger run that succeeds covers: if it fails, the smaller ones it was to cover run after all.
 Stopping: `close()` drops waiting requests; `cancel()` asks the running backup to stop at its
 next file, which it does by recording the run failed and removing what it wrote.
 """
@@ -44,6 +45,9 @@ class RepoWorker:
         self.running: Request | None = None
         self.running_since: dt.datetime | None = None
         self.started: dict[tuple[str, str], dt.datetime] = {}
+        self.outcome: dict[tuple[str, str], str] = {}  # status of the newest finished run of each type
+        # smaller runs skipped for a larger one that had not run yet: run after all if it fails
+        self.covered: dict[tuple[str, str], list[Request]] = {}
         self.cond = threading.Condition()
         self.accepting = True
         self.cancel_event = threading.Event()
@@ -130,6 +134,9 @@ class RepoWorker:
         return req
 
     def _skip_reason(self, req: Request) -> str | None:
+        """Why a smaller backup need not run: a larger one of the same policy falls due at the
+        same time. Only a larger run that succeeded, or one still to come (which, if it then
+        fails, hands the smaller one back: `_hand_back`), covers it; never one that failed."""
         # "Together" never spans half a period of the smaller type, or short schedules would
         # skip every run near a larger one.
         window = self.service.config.daemon.coalesce
@@ -141,15 +148,28 @@ class RepoWorker:
             with self.cond:
                 waiting = self.pending.get((req.policy, larger))
             if waiting and abs((waiting.due - req.due).total_seconds()) <= window:
+                self.covered.setdefault((req.policy, larger), []).append(req)
                 return f"a {larger} backup of the same policy fell due at the same time and covers it"
             started = self.started.get((req.policy, larger))
-            if started and abs((req.due - started).total_seconds()) <= window:
+            if started and abs((req.due - started).total_seconds()) <= window \
+                    and self.outcome.get((req.policy, larger)) in ("ok", "partial"):
                 return (f"the {larger} backup of the same policy that started at {iso(started)} fell due at the "
                         "same time and covers it")
             nxt = self.service.next_fire(req.policy, larger)
             if nxt and abs((nxt - req.due).total_seconds()) <= window:
+                self.covered.setdefault((req.policy, larger), []).append(req)
                 return f"a {larger} backup of the same policy is due at {iso(nxt)}, at the same time, and covers it"
         return None
+
+    def _hand_back(self, res: JobResult) -> None:
+        """The smaller runs skipped for this one: if it failed, they run after all."""
+        skipped = self.covered.pop((res.policy, res.type), [])
+        if res.status in ("ok", "partial"):
+            return
+        for req in skipped:
+            log.warning("event=job_handed_back policy=%s type=%s reason=%r", req.policy, req.type,
+                        f"the {res.type} backup that was to cover it ended {res.status}")
+            self.submit(Request(req.policy, req.type, req.due, "catch-up"))
 
     def _handle(self, req: Request) -> None:
         config = self.service.config
@@ -191,6 +211,8 @@ class RepoWorker:
                           res.error, traceback.format_exc())
             if req.type in BACKUP_TYPES and res.status in ("failed", "cancelled"):
                 self._ensure_recorded(config, req, res, started)
+            self.outcome[(req.policy, req.type)] = res.status
+            self._hand_back(res)
         res.finished_at = iso(utcnow())
         res.duration_s = round(time.monotonic() - t0, 3)
         self.service.job_finished(res)
