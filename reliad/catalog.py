@@ -151,7 +151,7 @@ class Catalog:
     def __init__(self, state_dir: Path) -> None:
         ensure_state_dir(state_dir)
         self.path = state_dir / FILE
-        self.db = sqlitecheck.connect(self.path, "the catalog", REBUILD_HINT, SCHEMA)
+        self.db = sqlitecheck.connect(self.path, "the catalog", REBUILD_HINT, lambda db: migrate(db, self.path))
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")

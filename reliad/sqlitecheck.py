@@ -2,7 +2,7 @@
 damaged file or a full disk is one sentence saying what to do, never a traceback and never
 an empty listing presented as the truth.
 
-`connect(path, what, fix)` checks the file on its first open in a process (its header, then
+`connect(path, what, fix, init)` checks the file on its first open in a process (its header, then
 SQLite's own `PRAGMA quick_check`, which reads every page: a truncated or garbled file fails
 here, not half way through a listing) and returns a connection whose statements turn SQLite's
 errors into `StateFileError` (exit 1) naming the file. `set_aside(path)` moves a damaged file
@@ -15,7 +15,7 @@ import contextlib
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +117,8 @@ def problem(path: Path, what: str = "the database") -> str | None:
     return None if rows == ["ok"] else "; ".join(str(r) for r in rows)
 
 
-def _create(path: Path, what: str, schema: str) -> None:
-    """Create the database whole: written under a temporary name with its schema and linked
+def _create(path: Path, what: str, init: Callable[[sqlite3.Connection], None]) -> None:
+    """Create the database whole: written under a temporary name by `init` and linked
     into place, so that a file of zero bytes is always damage, never a database being born
     (another process racing to create it simply finds the winner's file)."""
     tmp = path.with_name(f".{path.name}.new-{os.getpid()}")
@@ -126,7 +126,7 @@ def _create(path: Path, what: str, schema: str) -> None:
         con = sqlite3.connect(tmp, isolation_level=None)
         try:
             con.execute("PRAGMA journal_mode=WAL")
-            con.executescript(schema)
+            init(con)
         finally:
             con.close()
         os.link(tmp, path)
@@ -142,11 +142,12 @@ def _create(path: Path, what: str, schema: str) -> None:
                 os.unlink(f"{tmp}{suffix}")
 
 
-def connect(path: Path, what: str, fix: str, schema: str, timeout: float = 30) -> CheckedConnection:
-    """Open `path` (created with `schema` when absent), checked once per process, in
-    autocommit mode (isolation_level=None)."""
+def connect(path: Path, what: str, fix: str, init: Callable[[sqlite3.Connection], None],
+            timeout: float = 30) -> CheckedConnection:
+    """Open `path`, checked once per process, in autocommit mode (isolation_level=None).
+    When absent it is created whole, `init` (its schema, its version) run on it first."""
     if not os.path.lexists(path):
-        _create(path, what, schema)
+        _create(path, what, init)
     try:
         st = os.stat(path)
         key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)

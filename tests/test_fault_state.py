@@ -5,15 +5,14 @@ aside, keeps it and says where); a full disk under the state directory is one se
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import Reliad, write_config
+from faultkit import fill, small_disk
 
 from reliad import sqlitecheck
 
@@ -58,35 +57,13 @@ def test_damaged_catalog_is_named_and_rebuilt(tmp_path: Path, src: Path, how: st
     assert "set aside" not in r.run("catalog", "rebuild").stdout
 
 
-@contextlib.contextmanager
-def _small_disk(where: Path) -> Iterator[Path]:
-    """A 4 MiB tmpfs at `where` (root may mount; elsewhere the test skips with the reason)."""
-    where.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True,
-                          text=True)
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs for the full disk: {proc.stderr.strip()}")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", "-l", str(where)], check=True)
-
-
-def _fill(disk: Path) -> Path:
-    filler = disk / "filler"
-    with open(filler, "wb") as fh, contextlib.suppress(OSError):
-        while True:
-            fh.write(b"\0" * 65536)
-    return filler
-
-
 def test_full_disk_under_the_state_directory(tmp_path: Path, src: Path) -> None:
-    with _small_disk(tmp_path / "small") as disk:
+    with small_disk(tmp_path / "small") as disk:
         cfg = write_config(tmp_path / "reliad.toml", [str(src)])
         cfg.write_text(cfg.read_text().replace('state_dir = "state"', f'state_dir = "{disk}/state"'))
         r = Reliad(cfg)
         first = r.json("backup", "shop", "--type", "full")["id"]
-        filler = _fill(disk)
+        filler = fill(disk)
         (src / "new.txt").write_text("changed\n")
         for args in (["backup", "shop"], ["list"], ["status"], ["verify"], ["catalog", "rebuild"]):
             proc = r.run(*args, expect=1)
@@ -99,13 +76,17 @@ def test_full_disk_under_the_state_directory(tmp_path: Path, src: Path) -> None:
         assert r.json("backup", "shop")["status"] == "ok"
 
 
+def _schema(db) -> None:
+    db.execute("CREATE TABLE t (x INTEGER)")
+
+
 def test_the_helper_checks_any_state_database(tmp_path: Path) -> None:
     """The ledger (issue 13) opens its file through the same helper."""
     path = tmp_path / "ledger.db"
-    con = sqlitecheck.connect(path, "the ledger", "move it aside", "CREATE TABLE t (x INTEGER);")
+    con = sqlitecheck.connect(path, "the ledger", "move it aside", _schema)
     con.execute("INSERT INTO t VALUES (1)")
     con.close()
     assert sqlitecheck.problem(path) is None
     os.truncate(path, 0)
     with pytest.raises(sqlitecheck.StateFileError, match=r"the ledger .* is damaged .*move it aside"):
-        sqlitecheck.connect(path, "the ledger", "move it aside", "CREATE TABLE t (x INTEGER);")
+        sqlitecheck.connect(path, "the ledger", "move it aside", _schema)

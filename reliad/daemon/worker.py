@@ -28,6 +28,7 @@ from reliad.daemon.protocol import JobCancelled, JobResult, Request, WorkerHost
 from reliad.daemon.scheduling import DRILL_JOBS
 from reliad.errors import ReliadError
 from reliad.repository.repo import new_backup_id
+from reliad.sources.dump import stop_dumps
 from reliad.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,12 @@ class RepoWorker:
         return dropped
 
     def cancel(self, reason: str) -> None:
+        """Ask the running job to stop: a backup stops at its next chunk, and one waiting for a
+        dump program's output is woken by stopping that program."""
         self.cancel_reason = reason
         self.cancel_event.set()
+        if self.thread.ident is not None:
+            stop_dumps(self.thread.ident, reason)
 
     def join(self, timeout: float | None) -> bool:
         self.thread.join(timeout)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import heapq
 import logging
+import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from reliad import audit
@@ -63,6 +67,21 @@ def source_items(policy: PolicyConfig, skip_dirs: list[Any], left_out: LeftOut) 
     return heapq.merge(*streams, key=lambda i: sort_key(i.path))
 
 
+def _no_space(e: BaseException, config: Config, repo_path: Path) -> str | None:
+    """For a full disk: which disk (the repository's or the state directory's, whichever has
+    less room) and that the backup's partial data is gone, so that running it again after
+    freeing space works."""
+    if not isinstance(e, OSError) or e.errno not in (errno.ENOSPC, errno.EDQUOT):
+        return None
+    free = {}
+    for p in (repo_path, config.state_dir):
+        with contextlib.suppress(OSError):
+            free[p] = shutil.disk_usage(p).free
+    where = min(free, key=free.__getitem__) if free else repo_path
+    return (f"no space left on the disk holding {where} ({free.get(where, 0) >> 10} KiB free); the backup's "
+            "partial data was removed: free space there and run it again")
+
+
 def run_backup(config: Config, policy_name: str, requested: str, *, lock_wait: float = 0.0,
                progress: Callable[[ArchiveStats], None] | None = None) -> dict[str, Any]:
     if requested not in BACKUP_TYPES:
@@ -89,7 +108,7 @@ def run_backup(config: Config, policy_name: str, requested: str, *, lock_wait: f
             finally:
                 repo.storage.close()
     except BaseException as e:
-        msg = redact(str(e) or type(e).__name__)
+        msg = redact(_no_space(e, config, target.path) or str(e) or type(e).__name__)
         catalog.finish(bid, target.name, status="failed", finished_at=iso(utcnow()), error=msg,
                        duration_s=round(time.monotonic() - t0, 3))
         # an expected failure reaches the user as one sentence from the CLI; the event is for the daemon's log

@@ -8,6 +8,7 @@ source is.
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -17,10 +18,13 @@ from typing import Any
 import blake3
 import crc32c
 
+from reliad.errors import ReliadError
 from reliad.repository import codec
 from reliad.repository.crypto import OVERHEAD, Cipher
 from reliad.repository.repo import pack_object
 from reliad.storage.base import Storage
+
+log = logging.getLogger(__name__)
 
 Chunk = list[Any]
 
@@ -94,7 +98,10 @@ class PackWriter:
         self._committer.shutdown(wait=True)
 
     def abort(self) -> None:
-        """Drop the pack being written and any not yet committed (prune removes the rest)."""
+        """Drop the pack being written and any not yet committed, wait for a commit under way,
+        then delete the packs this backup committed: no manifest will ever point at them, and
+        left behind on a full disk they would make the next backup fail for lack of space too.
+        What cannot be deleted now (the store is gone) prune removes later."""
         for fut, out in [*self._commits, (None, self._out)]:
             if out is not None and (fut is None or fut.cancel()):
                 abort = getattr(out, "abort", None)
@@ -103,6 +110,11 @@ class PackWriter:
         self._out = None
         self._commits.clear()
         self._committer.shutdown(wait=True)
+        for pack in self.packs:
+            try:
+                self.storage.delete(pack_object(pack))
+            except (OSError, ReliadError) as e:
+                log.warning("event=pack_not_removed pack=%s error=%r", pack, str(e))
 
 
 def chunk_hash(data: bytes | memoryview) -> str:

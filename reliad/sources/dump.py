@@ -15,6 +15,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from urllib.parse import quote
@@ -138,6 +139,22 @@ def feed_program(content: Iterable[bytes], argv: list[str], env: dict[str, str] 
         raise ReliadError(f"{what} failed: {first_error(message)}")
 
 
+_RUNNING: dict[int, set[DumpProcess]] = {}  # dumps being read, by the thread reading them
+_RUNNING_LOCK = threading.Lock()
+
+
+def stop_dumps(thread_id: int, reason: str) -> int:
+    """Stop the dump programs a thread is reading, and say why when it fails: a backup that
+    waits in a read from a dump (pg_dump waiting for a table lock, a slow server) cannot
+    notice a stop request itself, but sees the end of its input once the program is gone,
+    and then fails with `reason`. Returns how many were stopped."""
+    with _RUNNING_LOCK:
+        dumps = list(_RUNNING.get(thread_id, ()))
+    for d in dumps:
+        d.stop(reason)
+    return len(dumps)
+
+
 class DumpProcess:
     """One dump program run, started when the archiver opens the item.
 
@@ -155,6 +172,13 @@ class DumpProcess:
         self.prepare = prepare
         self.proc: subprocess.Popen[bytes] | None = None
         self._err: tempfile._TemporaryFileWrapper[bytes] | None = None
+        self._stopped: str | None = None
+        self._reader = 0
+
+    def stop(self, reason: str) -> None:
+        self._stopped = reason
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
 
     def open(self) -> int:
         fds = self.prepare() if self.prepare else []
@@ -170,11 +194,19 @@ class DumpProcess:
         assert self.proc.stdout is not None
         fd = os.dup(self.proc.stdout.fileno())
         self.proc.stdout.close()
+        self._reader = threading.get_ident()
+        with _RUNNING_LOCK:
+            _RUNNING.setdefault(self._reader, set()).add(self)
         return fd
 
     def finish(self) -> None:
         assert self.proc is not None and self._err is not None
         rc = self.proc.wait()
+        with _RUNNING_LOCK:
+            _RUNNING.get(self._reader, set()).discard(self)
+        if self._stopped:
+            self._err.close()
+            raise ReliadError(self._stopped)
         self._err.seek(0)
         err = self._err.read()[-_ERR_TAIL:].decode("utf-8", "replace")
         self._err.close()

@@ -7,6 +7,7 @@ what lets the repository commit a backup by writing its manifest last.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,7 +42,13 @@ class StagedWriter:
     def close(self) -> None:
         if not self.closed:
             self.closed = True
-            self._commit()
+            try:
+                self._commit()
+            except BaseException:  # a full disk, a dead server: the half-written file must not stay
+                with contextlib.suppress(OSError):
+                    self.fh.close()
+                self.tmp.unlink(missing_ok=True)
+                raise
 
     def _commit(self) -> None:
         raise NotImplementedError
@@ -49,8 +56,12 @@ class StagedWriter:
     def abort(self) -> None:
         if not self.closed:
             self.closed = True
-            self.fh.close()
-            self.tmp.unlink(missing_ok=True)
+            try:
+                self.fh.close()  # may fail flushing its buffer (a full disk): the file goes anyway
+            except OSError:
+                pass
+            finally:
+                self.tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> StagedWriter:
         return self
