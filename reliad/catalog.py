@@ -108,8 +108,23 @@ def _v1(db: sqlite3.Connection) -> None:
         db.execute(statement)
 
 
+def _v2(db: sqlite3.Connection) -> None:
+    """Damage found by verification, kept per backup until a clean verification as deep
+    clears it (or prune removes the backup), so that it stays known between runs."""
+    db.execute("""
+CREATE TABLE IF NOT EXISTS damage (
+    backup_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    mode TEXT NOT NULL,               -- the verification mode that found it
+    found_at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (backup_id, target)
+)""")
+
+
 # MIGRATIONS[n] brings a catalog from version n to n + 1.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -139,6 +154,11 @@ def migrate(db: sqlite3.Connection, path: Path) -> int:
 
 
 FILE = "catalog.db"
+# Which damage a clean verification in a mode clears: crc reads every stored byte, so it
+# clears what fast found (a missing or short pack) too; byte compares with the live files,
+# which says nothing of the stored CRCs of files changed since, and nothing else clears its
+# findings (stored bytes that differ from an unchanged live file).
+CLEARS = {"fast": ("fast",), "crc": ("fast", "crc"), "byte": ("byte",)}
 REBUILD_HINT = ("run 'reliad catalog rebuild': it sets the damaged file aside (kept, beside it) and recreates the "
                 "backup records from the repositories")
 
@@ -342,8 +362,35 @@ class Catalog:
             (target, policy, mode, started_at, finished_at, backups, damaged_backups, files, bytes_checked))
 
     def mark_pruned(self, backup_id: str, target: str) -> None:
-        """Prune removed the backup from `target`: its row stays, as history, marked pruned."""
+        """Prune removed the backup from `target`: its row stays, as history, marked pruned
+        (and its damage is no longer a concern)."""
         self.db.execute("UPDATE backups SET status='pruned' WHERE id=? AND target=?", (backup_id, target))
+        self.db.execute("DELETE FROM damage WHERE backup_id=? AND target=?", (backup_id, target))
+
+    # -- damage found by verification -------------------------------------------------
+    def record_damage(self, target: str, policy: str, mode: str, damaged: dict[str, str], clean: list[str]) -> None:
+        """After a verification in `mode`: the backups in `damaged` ({id: first reason}) are
+        known damaged from now on (a backup already known keeps when and how it was first
+        found); those in `clean` are cleared, but only of damage this mode can disprove
+        (`CLEARS`): a `fast` pass says nothing about a CRC mismatch."""
+        now = iso(utcnow())
+        for bid, reason in damaged.items():
+            self.db.execute(
+                "INSERT INTO damage (backup_id, target, policy, mode, found_at, reason) VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT (backup_id, target) DO NOTHING", (bid, target, policy, mode, now, reason))
+        modes = CLEARS.get(mode, ())
+        for bid in clean:
+            self.db.execute(f"DELETE FROM damage WHERE backup_id=? AND target=? AND mode IN "
+                            f"({','.join('?' * len(modes))})", (bid, target, *modes))
+
+    def damage(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """{(backup id, target): its damage row} for every backup known damaged now."""
+        return {(r["backup_id"], r["target"]): dict(r) for r in self.db.execute("SELECT * FROM damage")}
+
+    def damage_counts(self) -> dict[tuple[str, str, str], int]:
+        """{(policy, target, mode that found it): backups known damaged}."""
+        return {(r["policy"], r["target"], r["mode"]): r["n"] for r in self.db.execute(
+            "SELECT policy, target, mode, COUNT(*) AS n FROM damage GROUP BY policy, target, mode")}
 
     # -- what monitoring reads ----------------------------------------------------
     def backup_history(self) -> list[dict[str, Any]]:

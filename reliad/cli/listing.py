@@ -25,13 +25,14 @@ def list_cmd(ctx: Context, policy: str | None, target_name: str | None) -> int:
     try:
         rows = catalog.backups(policy, target_name)
         replication = catalog.replication_states()
+        damage = catalog.damage()
     finally:
         catalog.close()
     keys = ("id", "policy", "type", "base", "status", "target", "started_at", "finished_at", "files",
             "bytes_read", "bytes_stored", "duration_s", "classes", "depends_on", "error")
     copies = _copies(rows, replication)
-    data = [{**{k: r[k] for k in keys}, "replication": replication.get(r["id"], {}), "targets": copies[r["id"]]}
-            for r in rows]
+    data = [{**{k: r[k] for k in keys}, "replication": replication.get(r["id"], {}), "targets": copies[r["id"]],
+             "damaged": _damage_view(damage.get((r["id"], r["target"])))} for r in rows]
     ctx.emit(data, lambda: _table(data))
     return 0
 
@@ -62,7 +63,16 @@ def _table(data: list[dict[str, Any]]) -> str:
         if d["id"] in seen and d["status"] == "ok":
             continue  # the same backup's row of another target: its copies are on the first line
         seen.add(d["id"])
-        line = (f"{d['id']:<30} {d['policy']:<12} {d['type']:<12} {d['status']:<8} {d['started_at']:<20} "
+        status = "DAMAGED" if d["damaged"] else d["status"]
+        line = (f"{d['id']:<30} {d['policy']:<12} {d['type']:<12} {status:<8} {d['started_at']:<20} "
                 f"{d['files'] or 0:>8} {human_bytes(d['bytes_stored'] or 0):>10}")
         lines.append(line + (f"  {','.join(d['targets'])}" if many else ""))
+    lines += [f"damaged: {d['id']} in target {d['target']} (found by verify --mode {d['damaged']['mode']} at "
+              f"{d['damaged']['found_at']}: {d['damaged']['reason']}); 'reliad verify {d['id']}' after a repair, "
+              "or a new full backup" for d in data if d["damaged"]]
     return "\n".join(lines)
+
+
+def _damage_view(row: dict[str, Any] | None) -> dict[str, str] | None:
+    """A backup's known damage as `list --json` shows it (null when none is known)."""
+    return {k: row[k] for k in ("mode", "found_at", "reason")} if row else None

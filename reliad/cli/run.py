@@ -56,6 +56,8 @@ def status_cmd(ctx: Context) -> int:
         for st in data["drills"]:
             until = f" until {st['valid_until']}" if st["status"] == "VERIFIED" else ""
             lines.append(f"drills of {st['policy']}: {st['status']}{until} ({st['reason']})")
+        lines += [f"DAMAGED: backup {b['backup']} of {b['policy']} in target {b['target']} (found by verify --mode "
+                  f"{b['mode']} at {b['found_at']}): {b['reason']}" for b in data["damaged"]]
         return "\n".join(lines)
 
     ctx.emit(data, text)

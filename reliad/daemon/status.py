@@ -63,12 +63,15 @@ def status_report(cfg: Config) -> dict[str, Any]:
                 d["next_run"] = iso(now) if s.overdue else d["next_due"]
                 d["next_run_from"] = "schedule"
             rows.append(d)
+        damage = sorted(({"backup": bid, "target": t, **{k: r[k] for k in ("policy", "mode", "found_at", "reason")}}
+                         for (bid, t), r in catalog.damage().items()), key=lambda d: (d["policy"], d["backup"]))
     finally:
         catalog.close()
     data = {"at": iso(now), "service": {"running": service is not None,
                                         **({k: service[k] for k in ("pid", "started_at", "config", "workers")}
                                            if service else {})},
-            "jobs": rows, "drills": [policy_status(cfg, p, drills, now) for p in sorted(cfg.policies)]}
+            "jobs": rows, "drills": [policy_status(cfg, p, drills, now) for p in sorted(cfg.policies)],
+            "damaged": damage}
     return data
 
 

@@ -347,6 +347,10 @@ def verify_and_record(catalog: Catalog, target: str, repo: Repository, backup_id
     for policy, ids in sorted(groups.items()):
         started = iso(utcnow())
         r = run_verify(repo, ids, mode, progress)
+        found: dict[str, str] = {}
+        for d in r.damaged:
+            found.setdefault(d["backup"], f"{d['path'] or '(manifest)'}: {d['reason']}")
+        catalog.record_damage(target, policy, mode, found, [b for b in r.backups if b not in found])
         catalog.record_verify(target=target, policy=policy, mode=mode, started_at=started, finished_at=iso(utcnow()),
                               backups=len(r.backups), damaged_backups=len({d["backup"] for d in r.damaged}),
                               files=r.files, bytes_checked=r.bytes_checked)
@@ -370,6 +374,7 @@ def _unreadable(catalog: Catalog, report: Report, target: TargetConfig, listed: 
         report.damage(bid, None, f"target {target.name!r}: {reason}; the catalog records this backup there")
         by_policy.setdefault(policy, []).append(bid)
     for policy, ids in by_policy.items():
+        catalog.record_damage(target.name, policy, mode, {b: f"target {target.name!r}: {reason}" for b in ids}, [])
         catalog.record_verify(target=target.name, policy=policy, mode=mode, started_at=now, finished_at=now,
                               backups=len(ids), damaged_backups=len(ids), files=0, bytes_checked=0)
 

@@ -277,8 +277,8 @@ class ReliadCollector(Collector):
             "reliad_verify_last_run_timestamp_seconds", "When the newest verification in this mode finished.",
             labels=labels)
         damaged = GaugeMetricFamily(
-            "reliad_verify_damaged_backups", "Backups found damaged by the newest verification in this mode.",
-            labels=labels)
+            "reliad_verify_damaged_backups", "Backups known damaged: found damaged by a verification in this mode "
+            "and neither verified clean since nor pruned.", labels=labels)
         checked = GaugeMetricFamily(
             "reliad_verify_last_checked_backups", "Backups checked by the newest verification in this mode.",
             labels=labels)
@@ -286,10 +286,11 @@ class ReliadCollector(Collector):
             key = [r["policy"], r["target"], r["mode"]]
             runs.add_metric([*key, "ok"], float(r["n"] - r["bad"]))
             runs.add_metric([*key, "damage"], float(r["bad"]))
+        known = catalog.damage_counts()
         for r in catalog.latest_verifies():
             key = [r["policy"], r["target"], r["mode"]]
             last_run.add_metric(key, _ts(r["finished_at"]) or 0.0)
-            damaged.add_metric(key, float(r["damaged_backups"]))
+            damaged.add_metric(key, float(known.get((r["policy"], r["target"], r["mode"]), 0)))
             checked.add_metric(key, float(r["backups"]))
         yield from (runs, last_run, damaged, checked)
 
