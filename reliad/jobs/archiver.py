@@ -283,11 +283,7 @@ class Archiver:
         return True
 
     def _keep(self, piece: bytes | memoryview, entry: Entry, ref_chunks: dict[str, list[Any]]) -> None:
-        """Point at the reference backup's copy of a chunk when it has one, else store it.
-        Progress is reported per chunk too, so that a stop request reaches a backup in the
-        middle of a large file or a dump within a chunk, not at the file's end."""
-        if self.progress:
-            self.progress(self.stats)
+        """Point at the reference backup's copy of a chunk when it has one, else store it."""
         if ref_chunks:
             h = chunk_hash(piece)
             old = ref_chunks.get(h)
