@@ -16,9 +16,9 @@ def catalog_group() -> None:
 @click.option("--target", "target_name", default=None, help="Rebuild from this target only.")
 def catalog_rebuild_cmd(ctx: Context, target_name: str | None) -> int:
     """Recreate the catalog's backup records from the repositories alone."""
-    from reliad.jobs.rebuild import rebuild_catalog
+    from reliad.jobs.rebuild import rebuild
 
-    done = rebuild_catalog(ctx.config, target_name)
+    done = rebuild(ctx.config, target_name)
     lines = [f"{n}: {c} backups" for n, c in done.found.items()] or ["no repositories found"]
     if done.set_aside:
         lines.insert(0, f"the damaged catalog was set aside as {done.set_aside} (kept; its history of failed runs "

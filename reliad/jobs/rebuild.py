@@ -18,9 +18,15 @@ class Rebuilt:
     set_aside: Path | None  # where the damaged catalog file was moved (kept), if it was damaged
 
 
-def rebuild_catalog(config: Config, target_name: str | None = None) -> Rebuilt:
+def rebuild_catalog(config: Config, target_name: str | None = None) -> dict[str, int]:
     """Replace each target's backup records (or only `target_name`'s) with what its repository
-    holds. Works whatever state the catalog file is in: a damaged one is set aside first."""
+    holds; returns the number of backups found per target (what a severe drill needs)."""
+    return rebuild(config, target_name).found
+
+
+def rebuild(config: Config, target_name: str | None = None) -> Rebuilt:
+    """`rebuild_catalog`, also saying where a damaged catalog file was set aside: it works
+    whatever state the catalog file is in."""
     catalog, aside = open_for_rebuild(config.state_dir)
     found: dict[str, int] = {}
     try:
