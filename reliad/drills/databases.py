@@ -141,7 +141,9 @@ def load(config: Config, repo: Repository, backup_id: str, server: Server, sourc
     mark = _scratch_file(config.state_dir, scratch)
     bookkeeping.write_json(mark, {"pid": os.getpid(), "drill": drill_id, "source": source, "kind": server.kind,
                                   "conn": server.conn, "name": scratch})
-    done = run_db_restore(config, repo, backup_id, source, server.into(scratch), database)
+    # The scratch database is reached as the server's user, whose password (if any) is the source's.
+    password = server.source.options.get("password_file")
+    done = run_db_restore(repo, backup_id, source, server.into(scratch), database, Path(password) if password else None)
     return {"source": source, "database": database, "scratch": scratch, "server": server.shown(),
             "into": server.into(scratch), "bytes": done["bytes"]}
 
