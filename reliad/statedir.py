@@ -11,6 +11,7 @@ from pathlib import Path
 from reliad.errors import ConfigError, ReliadError
 
 log = logging.getLogger(__name__)
+REPORTS_DIR = "reports"  # the monthly reports the daemon writes (reliad/report/monthly.py), sent offsite
 
 
 def ensure_state_dir(path: Path) -> Path:

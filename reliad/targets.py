@@ -46,6 +46,17 @@ def storage_for(target: TargetConfig) -> Storage:
     raise ConfigError(f"target {target.name!r}: type {target.type!r} is not supported by this build")
 
 
+FLEET_PREFIX = "reliad-fleet/"  # at the top of a bucket: HOST/HOST-YYYY-MM.json and the rendered reports
+
+
+def fleet_storage(target: TargetConfig) -> Storage:
+    """The top of the target's bucket (or media), outside its repository prefix: where every host
+    sharing it keeps its monthly report summaries for the fleet report (reliad/report/fleet.py)."""
+    import dataclasses
+
+    return storage_for(dataclasses.replace(target, options={**target.options, "prefix": ""}))
+
+
 def create_repository(config: Config, target: TargetConfig, storage: Storage,
                       encrypt: bool | None = None) -> tuple[Repository, list[str]]:
     """A new repository for `target`: encrypted unless `encrypt` or the target's `encryption`

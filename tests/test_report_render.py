@@ -103,7 +103,10 @@ def test_the_json_holds_the_hand_computed_figures(m: dict) -> None:
         ("R13", "completeness"): "FAIL"}
     drills = {d["id"]: (d["rto_met"], d["completeness_met"]) for d in data["drills"]}
     assert drills == {"drill-1": (True, True), "drill-2": (False, False)}
-    assert data["gaps"] == [{"key": "gap.coverage", "args": {"coverage": 0.95}}]
+    assert data["gaps"] == [{"key": "gap.coverage", "args": {"coverage": 0.95}},
+                            {"key": "gap.days", "args": {"days": [{"date": "2026-11-07", "seconds": 43200.0},
+                                                                  {"date": "2026-11-08", "seconds": 43200.0}],
+                                                         "more": 0}}]
     assert (data["verdict"], data["empty"], data["month"]) == ("FAIL", False, "2026-11")
 
 
@@ -129,8 +132,10 @@ def test_page_one_is_the_whole_summary_with_the_coverage(pdfs: dict[str, Path], 
     page = re.sub(r"\s+", " ", pdftext(pdfs[lang], 1))
     for clause in ("R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R10c", "R11", "R12", "R13"):
         assert f"{clause} " in page, clause
-    words = {"en": ("Measured coverage: 95 %", "What this report could not see", "4 of 13 requirements met"),
-             "zh-CN": ("测量覆盖率：95%", "本报告未能覆盖的内容", "13 项要求中 4 项通过")}[lang]
+    words = {"en": ("Measured coverage: 95 %", "What this report could not see", "4 of 13 requirements met",
+                    "not measured: 2026-11-07 (12 h), 2026-11-08 (12 h)"),
+             "zh-CN": ("测量覆盖率：95%", "本报告未能覆盖的内容", "13 项要求中 4 项通过",
+                       "未测量：2026-11-07（12小时），2026-11-08（12小时）")}[lang]
     for w in words:
         assert w in page, w
     assert {"en": "Unmeasured (min)", "zh-CN": "未测量（分钟）"}[lang] not in page  # the details start on page two

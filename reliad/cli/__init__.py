@@ -25,6 +25,7 @@ from reliad.cli import (
     probe,
     prune,
     replicate,
+    report,
     restore,
     run,
     stats,
@@ -54,6 +55,7 @@ COMMANDS: list[click.Command] = [
     incidents.incident_group,
     maintenance.maintenance_group,
     stats.stats_cmd,
+    report.report_cmd,
 ]
 
 

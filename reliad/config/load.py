@@ -16,6 +16,7 @@ from reliad.config.model import (
     MetricsConfig,
 )
 from reliad.config.policies import parse_policy
+from reliad.config.report import parse_report
 from reliad.config.service import parse_daemon, parse_metrics
 from reliad.config.services import parse_services
 from reliad.config.targets import parse_target
@@ -85,4 +86,5 @@ def parse_config(file: Path, raw: dict[str, Any]) -> Config:
     return Config(path=file, state_dir=state_dir, targets=targets, policies=policies, metrics=metrics,
                   daemon=parse_daemon(file, raw.get("daemon", {})),
                   drills=parse_drills(file, raw.get("drills", {}), policies, targets, state_dir),
-                  services=parse_services(file, raw.get("services", {})))
+                  services=parse_services(file, raw.get("services", {})),
+                  report=parse_report(file, raw.get("report", {})))

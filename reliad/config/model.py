@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reliad.config.keys import suggest
+from reliad.config.report import ReportConfig
 from reliad.config.retention import Retention
 from reliad.config.schedule import Schedule
 from reliad.config.services import ServiceConfig
@@ -17,7 +18,7 @@ DEFAULT_CONFIG = Path("/etc/reliad/reliad.toml")
 CONTENT_CLASSES = ("pages", "customers", "transactions", "business", "merchants")
 
 TOP_KEYS = {"state_dir": str, "targets": dict, "policies": dict, "metrics": dict, "daemon": dict, "drills": dict,
-            "services": dict}
+            "services": dict, "report": dict}
 # 11090: outside 9100-9999, the range the Prometheus wiki's "Default port allocations" page
 # hands out to exporters, which is fully taken; reliad is an application, not an exporter.
 DEFAULT_METRICS_PORT = 11090
@@ -156,6 +157,7 @@ class Config:
                 f"defined: {', '.join(sorted(self.services)) or 'none'}"
             )
         return self.services[name]
+    report: ReportConfig = field(default_factory=ReportConfig)
 
     def policy(self, name: str) -> PolicyConfig:
         if name not in self.policies:

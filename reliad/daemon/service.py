@@ -37,7 +37,7 @@ from typing import Any
 from reliad import audit
 from reliad.catalog import Catalog
 from reliad.config import Config, load_config
-from reliad.daemon import drills, ledger, metrics_endpoint
+from reliad.daemon import drills, ledger, metrics_endpoint, monthly_report
 from reliad.daemon.notify import Notifier
 from reliad.daemon.protocol import JobResult, Request
 from reliad.daemon.scheduling import DRILL_JOBS, plan
@@ -47,7 +47,8 @@ from reliad.statedir import hold_service_lock
 from reliad.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
-ATTACHMENTS: tuple[Callable[[Service], None], ...] = (metrics_endpoint.attach, drills.attach, ledger.attach)
+ATTACHMENTS: tuple[Callable[[Service], None], ...] = (metrics_endpoint.attach, drills.attach, ledger.attach,
+                                                      monthly_report.attach)
 STATE_FILE = "daemon.json"
 CANCEL_WAIT_S = 30.0  # after the grace period, how long a cancelled job may take to clean up
 

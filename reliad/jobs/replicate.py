@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -30,9 +31,10 @@ from reliad.repository import Repository
 from reliad.repository.keys import sync_slots
 from reliad.repository.lock import writer_lock
 from reliad.repository.repo import pack_object
+from reliad.statedir import REPORTS_DIR
 from reliad.storage import LocalStorage
 from reliad.storage.base import Storage
-from reliad.targets import attached, create_repository, open_repository, storage_for
+from reliad.targets import FLEET_PREFIX, attached, create_repository, fleet_storage, open_repository, storage_for
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +208,7 @@ class _Run:
             self.catalog.upsert_from_header(self.target.name, h)
             log.info("event=replicated id=%s target=%s bytes=%d", bid, self.target.name, copied)
         self._copy_audit(src, dst)
+        self._copy_reports()
         if self.target.type == "offline" and self.result["replicated"]:
             self._verify(dst)
 
@@ -224,6 +227,26 @@ class _Run:
             if o.name not in have:
                 copy_object(src.storage, dst, o.name)
                 self.result["objects_copied"] += 1
+
+    def _copy_reports(self) -> None:
+        """The monthly reports this host wrote (state_dir/reports/) go offsite too, to the top of
+        the bucket (reliad-fleet/HOST/, outside the repository prefix), where the fleet report of
+        any host sharing the bucket reads every host's summary. A file already there whole is
+        not sent again."""
+        files = sorted(p for p in (self.config.state_dir / REPORTS_DIR).glob("*")
+                       if p.is_file() and not p.name.startswith("."))
+        if not files:
+            return
+        root = fleet_storage(self.target)
+        try:
+            prefix = f"{FLEET_PREFIX}{socket.gethostname()}/"
+            have = {o.name: o.size for o in root.list(prefix)}
+            for path in files:
+                if have.get(prefix + path.name) != path.stat().st_size:
+                    root.put_file(prefix + path.name, path)
+                    self.result["reports_copied"] = self.result.get("reports_copied", 0) + 1
+        finally:
+            root.close()
 
     def _verify(self, dst: Storage) -> None:
         """Read back what was just written to the media; a copy that does not verify is

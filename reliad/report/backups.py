@@ -132,7 +132,8 @@ def offsite_lag(config: Config, policy: PolicyConfig, done: list[dict[str, Any]]
             else:
                 pending += 1
                 worst = max(worst, (end - finished).total_seconds())
-        out.append({"target": target.name, "copied": copied, "pending": pending, "worst_lag_s": round(worst)})
+        out.append({"target": target.name, "copied": copied, "pending": pending,
+                    "worst_lag_s": round(worst) if copied or pending else None})
     return out
 
 

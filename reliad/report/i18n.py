@@ -160,6 +160,8 @@ def _en(a: dict[str, Any], f: Fmt, key: str) -> str:
         "gap.coverage": lambda: ("the ledger measured none of the month" if a["coverage"] is None
                                  else f"the ledger measured {f.pct(a['coverage'], 1)} of the month; "
                                       "unmeasured time counts neither as up nor as down"),
+        "gap.days": lambda: "not measured: " + ", ".join(f"{d['date']} ({f.dur(d['seconds'])})" for d in a["days"])
+                            + (f" and {a['more']} more days" if a["more"] else ""),
     }
     return m[key]()
 
@@ -238,6 +240,8 @@ def _zh(a: dict[str, Any], f: Fmt, key: str) -> str:
         "why.drills_unmeasured": lambda: "没有演练测得恢复程度",
         "gap.coverage": lambda: ("台账在本月没有任何测量" if a["coverage"] is None
                                  else f"台账测量了本月的 {f.pct(a['coverage'], 1)}；未测量的时间既不计为正常也不计为中断"),
+        "gap.days": lambda: "未测量：" + "，".join(f"{d['date']}（{f.dur(d['seconds'])}）" for d in a["days"])
+                            + (f" 等，另有 {a['more']} 天" if a["more"] else ""),
     }
     return m[key]()
 
@@ -264,6 +268,8 @@ class Words:
         """A target, actual value, reason or gap kept in the model as {key, args}."""
         if not message:
             return self.labels["none"]
+        if message["key"] == "fleet.host":  # a host's own message, in the platform report
+            return f"{message['args']['host']}{self.labels['colon']}{self.msg(message['args']['message'])}"
         fn = _zh if self.lang == "zh-CN" else _en
         return _GLUE.sub("\u00a0", fn(message.get("args") or {}, self.fmt, message["key"]))
 

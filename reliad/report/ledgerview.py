@@ -1,5 +1,7 @@
 """The ledger's figures for the report, taken from `reliad.ledger.stats.compute` (what
-`reliad stats --json` prints) and never recomputed here: this module only picks them out.
+`reliad stats --json` prints, its shape in docs/RELIABILITY.md) and never recomputed here: this
+module only picks them out. `now` is capped at the period's end, so a finished month's figures
+(their `generated_at` included) are the same whenever the report is made.
 
 `compute` is passed in so that the report can be built from any period function with that
 signature (the fleet report reads the summaries hosts left in the bucket instead).
@@ -27,7 +29,7 @@ def default_compute() -> Compute:
 
 def month_figures(compute: Compute, ledger: Any, config: Any, month: Month, now: dt.datetime) -> dict[str, Any]:
     """Every ledger figure of the month, as `reliad stats --period YYYY-MM --json` gives it."""
-    return compute(ledger, config, month.start, min(month.end, now))
+    return compute(ledger, config, month.start, min(month.end, now), now=min(month.end, now))
 
 
 def daily_availability(compute: Compute, ledger: Any, config: Any, month: Month, now: dt.datetime) -> list[dict[str, Any]]:
@@ -38,7 +40,7 @@ def daily_availability(compute: Compute, ledger: Any, config: Any, month: Month,
         if start >= now:
             out.append({"date": day.isoformat(), "services": {}})
             continue
-        figures = compute(ledger, config, start, min(end, now))
+        figures = compute(ledger, config, start, min(end, now), now=min(end, now))
         services = {name: {k: a.get(k) for k in ("up_s", "down_s", "maintenance_s", "unmeasured_s")}
                     for name, a in sorted(availability(figures).items())}
         out.append({"date": day.isoformat(), "services": services})
@@ -51,7 +53,7 @@ def trend(compute: Compute, ledger: Any, config: Any, month: Month, now: dt.date
     for m in month.trailing(TREND_MONTHS):
         if m.start >= now:
             continue
-        figures = compute(ledger, config, m.start, min(m.end, now))
+        figures = compute(ledger, config, m.start, min(m.end, now), now=min(m.end, now))
         platform = mtbf(figures)
         out.append({"month": m.label,
                     "mtbf_h": platform.get("mtbf_h"), "lower_h": platform.get("lower_h"),
@@ -63,15 +65,12 @@ def trend(compute: Compute, ledger: Any, config: Any, month: Month, now: dt.date
 
 # -- accessors: the one place that knows where stats.compute keeps each figure ----------------
 def availability(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return dict(figures.get("availability") or {})
+    """Each service's availability figure, by service name."""
+    return {s["service"]: s for s in (figures.get("availability") or {}).get("services") or []}
 
 
 def mtbf(figures: dict[str, Any]) -> dict[str, Any]:
     return dict((figures.get("mtbf") or {}).get("platform") or {})
-
-
-def mtbf_services(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return dict((figures.get("mtbf") or {}).get("services") or {})
 
 
 def mtrs(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -87,9 +86,10 @@ def utilisation(figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def coverage(figures: dict[str, Any]) -> float | None:
-    """The share of the period the ledger measured (service probes and the service's own run)."""
-    value = figures.get("coverage")
-    return value if isinstance(value, int | float) else None
+    """The measured coverage the first page states: the lowest of the services' own (each is
+    the ledger's figure; the weakest one is what limits every verdict)."""
+    values = [s["coverage"] for s in availability(figures).values() if s.get("coverage") is not None]
+    return min(values) if values else None
 
 
 def incidents(figures: dict[str, Any]) -> list[dict[str, Any]]:

@@ -16,14 +16,15 @@ from reliad.report import auditlog, backups, drillrows, ledgerview
 from reliad.report.period import Month
 
 PASS, FAIL, NOT_ENOUGH_DATA, NOT_VERIFIED = "PASS", "FAIL", "NOT_ENOUGH_DATA", "NOT_VERIFIED"
-_SEVERITY = {PASS: 0, NOT_ENOUGH_DATA: 1, NOT_VERIFIED: 2, FAIL: 3}
+SEVERITY = {PASS: 0, NOT_ENOUGH_DATA: 1, NOT_VERIFIED: 2, FAIL: 3}
 MODEL_VERSION = 1
+MAX_GAP_DAYS = 8  # days with unmeasured time named on the first page; the rest are counted
 
 
 def worst(verdicts: list[str]) -> str:
     """Any FAIL fails the whole, then NOT_VERIFIED, then NOT_ENOUGH_DATA; nothing at all is
     NOT_ENOUGH_DATA (the ledger's rule, so a clause reads the same in `stats` and here)."""
-    return max(verdicts, key=_SEVERITY.__getitem__) if verdicts else NOT_ENOUGH_DATA
+    return max(verdicts, key=SEVERITY.__getitem__) if verdicts else NOT_ENOUGH_DATA
 
 
 def reason(key: str, **args: Any) -> dict[str, Any]:
@@ -155,7 +156,7 @@ def backup_rows(b: dict[str, Any]) -> list[dict[str, Any]]:
         r7 = row("R7", "locations", reason("target.locations"), reason("actual.local_only"), FAIL,
                  reason("why.nothing_offsite"))
     else:
-        lag = max(o["worst_lag_s"] for r in rows for o in r["offsite"])
+        lag = max(o["worst_lag_s"] or 0 for r in rows for o in r["offsite"])
         r7 = row("R7", "locations", reason("target.locations"),
                  reason("actual.locations", targets=", ".join(sorted(offsite)), copied=copied), PASS,
                  reason("why.offsite_lag", seconds=lag))
@@ -237,6 +238,11 @@ def gaps(m: dict[str, Any], summary: list[dict[str, Any]]) -> list[dict[str, Any
     cov = ledgerview.coverage(m["ledger"])
     if cov is None or cov < 1.0:
         out.append(reason("gap.coverage", coverage=cov))
+    days = [(d["date"], max((s.get("unmeasured_s") or 0) for s in d["services"].values()))
+            for d in m["daily"] if d["services"]]
+    unmeasured = [{"date": day, "seconds": secs} for day, secs in days if secs > 0]
+    if unmeasured and cov is not None:
+        out.append(reason("gap.days", days=unmeasured[:MAX_GAP_DAYS], more=max(0, len(unmeasured) - MAX_GAP_DAYS)))
     out += [{"clause": r["clause"], **r["reason"]} for r in summary if r["verdict"] in (NOT_ENOUGH_DATA, NOT_VERIFIED)]
     return out
 

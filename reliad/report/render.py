@@ -57,7 +57,7 @@ def _context(model: dict[str, Any], lang: str, with_charts: bool) -> dict[str, A
 
         daily_days = ctx["failure"].get("days") or []
         ctx["chart_availability"] = markupsafe.Markup(charts.daily_availability(model["daily"], w)) \
-            if ctx["services"] else None
+            if ctx["services"] and model["daily"] else None
         ctx["chart_failure"] = markupsafe.Markup(charts.failure_rate(daily_days, ctx["failure"].get("limit", 0.01), w)) \
             if daily_days else None
         ctx["chart_trend"] = markupsafe.Markup(charts.trend(model["trend"], w)) if model["trend"] else None
@@ -83,7 +83,9 @@ def _when(tz_name: str) -> Any:
 
 
 def _services(model: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    return sorted((model["ledger"].get("availability") or {}).items())
+    from reliad.report.ledgerview import availability
+
+    return sorted(availability(model["ledger"]).items())
 
 
 def _incidents(model: dict[str, Any]) -> list[dict[str, Any]]:
