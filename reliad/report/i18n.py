@@ -128,6 +128,8 @@ def _en(a: dict[str, Any], f: Fmt, key: str) -> str:
         "why.mtrs_open": lambda: f"{a['service']} down for {f.dur(a['seconds'])}, longer than the target",
         "why.mtrs_mean": lambda: f"mean of {a['restored']} restored {_word(a['cls'], 'en')} incidents",
         "why.mtrs_none": lambda: f"no {_word(a['cls'], 'en')} incident",
+        "why.mtrs_open_within": lambda: f"none restored yet; {a['count']} {_word(a['cls'], 'en')} incident(s) open, "
+                                        f"the oldest {f.dur(a['seconds'])}, within the target",
         "why.mtrs_no_data": lambda: f"no {_word(a['cls'], 'en')} incident, and the month was not measured enough",
         "why.no_checks": lambda: "no check was recorded",
         "why.days_over": lambda: f"{a['count']} day(s) over 1 %, first {a['first']}",
@@ -210,6 +212,8 @@ def _zh(a: dict[str, Any], f: Fmt, key: str) -> str:
         "why.mtrs_open": lambda: f"{a['service']} 已中断 {f.dur(a['seconds'])}，超过目标",
         "why.mtrs_mean": lambda: f"{a['restored']} 次已恢复的{_word(a['cls'], 'zh-CN')}故障的平均值",
         "why.mtrs_none": lambda: f"无{_word(a['cls'], 'zh-CN')}故障",
+        "why.mtrs_open_within": lambda: f"尚无已恢复的故障；{a['count']} 个{_word(a['cls'], 'zh-CN')}故障未恢复，"
+                                        f"最长 {f.dur(a['seconds'])}，未超过目标",
         "why.mtrs_no_data": lambda: f"无{_word(a['cls'], 'zh-CN')}故障，但本月测量不足",
         "why.no_checks": lambda: "没有检查记录",
         "why.days_over": lambda: f"{a['count']} 天超过 1%，首次为 {a['first']}",

@@ -107,6 +107,9 @@ def mtrs_row(figures: dict[str, Any], cls: str, clause: str) -> dict[str, Any]:
         why = reason("why.mtrs_open", service=late[0].get("service"), seconds=late[0].get("age_s"))
     elif m.get("mtrs_s") is not None:
         why = reason("why.mtrs_mean", restored=m.get("restored", 0), cls=cls)
+    elif m.get("open"):
+        why = reason("why.mtrs_open_within", cls=cls, count=len(m["open"]),
+                     seconds=max(i.get("age_s") or 0 for i in m["open"]))
     elif verdict == PASS:
         why = reason("why.mtrs_none", cls=cls)
     else:
