@@ -105,19 +105,23 @@ def trend(rows: list[dict[str, Any]], w: Words) -> str:
         fig, (top, bottom) = _figure("trend", (7.0, 3.6), rows=2)
         months = [r["month"] for r in rows]
         mtbf = [r["mtbf_h"] for r in rows]
-        lower = [r["lower_h"] or 0.0 for r in rows]
+        nan = float("nan")
         known = [v for r in rows for v in (r["mtbf_h"], r["lower_h"], r["upper_h"]) if v]
         ceiling = max([*known, 8500.0]) * 1.15
-        upper = [min(r["upper_h"], ceiling) if r["upper_h"] else ceiling for r in rows]
-        top.fill_between(months, lower, upper, color=BLUE, alpha=0.18, label=w("interval90"), step=None)
-        top.plot(months, [v if v is not None else float("nan") for v in mtbf], color=BLUE, marker="o",
-                 label=w("mtbf"))
+        # a month with no operating time has no interval to draw (the ledger's 0 h .. unbounded)
+        lower = [(r["lower_h"] or nan) if r["operating_h"] else nan for r in rows]
+        upper = [(min(r["upper_h"], ceiling) if r["upper_h"] else ceiling) if r["operating_h"] else nan for r in rows]
+        x = list(range(len(months)))  # positions, not categories: a month without data keeps its place
+        top.fill_between(x, lower, upper, color=BLUE, alpha=0.18, label=w("interval90"), step=None)
+        top.plot(x, [v if v is not None else nan for v in mtbf], color=BLUE, marker="o", label=w("mtbf"))
         top.axhline(8500, color=ORANGE, linestyle="--", linewidth=1, label="8500 h")
-        top.set_ylim(0, ceiling)
+        top.set_yscale("log")  # a month's MTBF and the 8500 h target are often orders of magnitude apart
+        top.set_ylim(min([v for v in known if v > 0] + [8500.0]) / 2, ceiling * 1.5)
         top.set_title(w("chart_mtbf"), pad=16)
         top.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncols=3, borderaxespad=0.2)
+        top.set_xticks(x, months)
+        top.set_xlim(-0.5, len(months) - 0.5)
         top.tick_params(axis="x", labelsize=6)
-        x = list(range(len(months)))
         for offset, cls, color, target in ((-0.2, "software", BLUE, 4), (0.2, "hardware", GREEN, 12)):
             values = [((r["mtrs_s"].get(cls) or 0.0) / 3600) for r in rows]
             bottom.bar([i + offset for i in x], values, width=0.38, color=color, label=w(f"mtrs_{cls}"))
