@@ -67,3 +67,23 @@ def test_the_previous_month_is_due_once_and_only_if_reliad_was_in_use_then(tmp_p
     reports.mkdir()
     (reports / f"{socket.gethostname()}-2026-11.json").write_text("{}")
     assert monthly.due_month(cfg, now) is None  # written already
+
+
+def test_a_report_written_into_a_pipe_or_through_a_link_leaves_them_as_they_are(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    monthly.write_file(fifo, b"report")  # like -o /dev/stdout or /dev/null: written into, never replaced
+    reader.join(timeout=60)
+    assert got == [b"report"] and fifo.is_fifo()
+    real, link = tmp_path / "real.pdf", tmp_path / "link.pdf"
+    real.write_bytes(b"old")
+    link.symlink_to(real)
+    monthly.write_file(link, b"new")
+    assert link.is_symlink() and real.read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.pdf", "pipe", "real.pdf"]  # no temporary left

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import socket
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -29,16 +30,31 @@ def file_name(host: str, month: str, fmt: str, lang: str) -> str:
 
 
 def write_file(path: Path, data: bytes) -> None:
-    """Atomically: a temporary file beside `path`, flushed, renamed over it."""
-    tmp = path.with_name(f".{path.name}.tmp")
+    """A regular file atomically: a temporary file beside it (beside the file a symbolic link
+    points to), flushed, renamed over it. Anything else that exists there (a device like
+    /dev/null, a pipe, a terminal) is written into, never replaced."""
     try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        special = not stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        special = False
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        raise ReliadError(f"{path}: cannot write the report: {e.strerror}") from None
+    try:
+        if special:
+            with open(path, "wb") as f:
+                f.write(data)
+            return
+        target = Path(os.path.realpath(path))
+        tmp = target.with_name(f".{target.name}.tmp")
+        try:
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as e:
         raise ReliadError(f"{path}: cannot write the report: {e.strerror}") from None
 
 
