@@ -202,3 +202,62 @@ def trend(month) -> list[dict]:
              "upper_h": 4010.2 if i >= 8 else None, "failures": 4 if i >= 8 else 0, "operating_h": 700.0 * (i + 1),
              "mtrs_s": {"software": 2700.0, "hardware": None}} for i, m in enumerate(month.trailing(12))]
 
+# -- the ledger of the month ------------------------------------------------------------------
+# Two probed services, web and db, measured by the daemon in two runs with a day's gap:
+#   run 1  Oct 31 18:00 -> Nov 7 12:00      run 2  Nov 8 12:00 -> Dec 1 00:00
+# so each service was measured 6.5 d + 22.5 d = 2,505,600 s of the month's 2,592,000.
+# Incidents: web software Oct 31 23:00 -> Nov 1 01:00 (across the month's start: 1 h down in it,
+# 2 h to restore), web software Nov 12 10:00 -> 10:30, db hardware Nov 30 20:00 -> Dec 1 06:00
+# (across the end: open at the month's end, 4 h old). Maintenance: web Nov 20 02:00-04:00.
+#   web: measured 2,505,600 - 7,200 = 2,498,400; down 3,600 + 1,800 = 5,400
+#        availability 2,493,000 / 2,498,400; coverage 2,498,400 / 2,584,800
+#   db:  measured 2,505,600; down 14,400; availability 2,491,200 / 2,505,600; coverage 2,505,600 / 2,592,000
+#   MTRS software (7,200 + 1,800) / 2 = 4,500 s; hardware: none restored, one open 14,400 s
+#   MTBF: 3 failures in the measured time of the 12 months (2,527,200 s from Oct 31 18:00) less the
+#        time any service was down (7,200 + 1,800 + 14,400): 2,503,800 s = 695.5 h; 231.83 h each
+LEDGER_EXPECTED = {
+    "web": {"availability": 2493000 / 2498400, "down_s": 5400.0, "maintenance_s": 7200.0,
+            "coverage": 2498400 / 2584800, "verdict": "FAIL"},
+    "db": {"availability": 2491200 / 2505600, "down_s": 14400.0, "maintenance_s": 0.0,
+           "coverage": 2505600 / 2592000, "verdict": "FAIL"},
+}
+RUNS = [(dt.datetime(2026, 10, 31, 18, tzinfo=UTC), dt.datetime(2026, 11, 7, 12, tzinfo=UTC)),
+        (dt.datetime(2026, 11, 8, 12, tzinfo=UTC), dt.datetime(2026, 12, 1, tzinfo=UTC))]
+INCIDENTS = [("web", "software", dt.datetime(2026, 10, 31, 23, tzinfo=UTC), dt.datetime(2026, 11, 1, 1, tzinfo=UTC),
+              "deploy broke checkout"),
+             ("web", "software", dt.datetime(2026, 11, 12, 10, tzinfo=UTC),
+              dt.datetime(2026, 11, 12, 10, 30, tzinfo=UTC), None),
+             ("db", "hardware", dt.datetime(2026, 11, 30, 20, tzinfo=UTC), dt.datetime(2026, 12, 1, 6, tzinfo=UTC),
+              "disk controller")]
+
+
+def _down(service: str, at: dt.datetime) -> bool:
+    return any(s == service and start <= at < end for s, _, start, end, _ in INCIDENTS)
+
+
+def populate_ledger(state_dir: Path) -> None:
+    """The month's ledger: probe rounds every 6 hours (and at each incident's start) in each run,
+    the incidents with their times, the maintenance window, and the drills."""
+    from reliad.ledger.store import Ledger
+
+    with Ledger(state_dir) as ledger:
+        for start, end in RUNS:
+            run = ledger.run_started("shop-1", 4242, start)
+            times = {start, end, *(s for _, _, s, _, _ in INCIDENTS if start <= s <= end)}
+            t = start
+            while t < end:
+                times.add(t)
+                t += dt.timedelta(hours=6)
+            for at in sorted(times):
+                for service in ("db", "web"):
+                    ledger.record_round(run_id=run, service=service, at=at, ok=not _down(service, at),
+                                        duration_s=0.05, probe="http" if service == "web" else "postgres")
+            ledger.run_stopped(run, end)
+        for service, cls, start, restored, cause in INCIDENTS:
+            iid = ledger.open_incident(service=service, cls=cls, start=start, origin="probe", at=start,
+                                       probe="http" if service == "web" else "postgres", error="probe failed")
+            ledger.update_incident(iid, restored, kind="restored", restored_at=restored, cause=cause)
+        ledger.add_maintenance(service="web", start=dt.datetime(2026, 11, 20, 2, tzinfo=UTC),
+                               end=dt.datetime(2026, 11, 20, 4, tzinfo=UTC), reason="kernel update", at=START)
+        for record in DRILLS:
+            ledger.add_drill(record)
