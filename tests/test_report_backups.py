@@ -86,12 +86,26 @@ def test_cron_slots_are_late_when_the_next_run_starts_after_the_grace() -> None:
 
     sched = Schedule("full", cron="0 3 * * *", timezone="UTC")
     start, end = dt.datetime(2026, 11, 1, tzinfo=dt.UTC), dt.datetime(2026, 11, 4, tzinfo=dt.UTC)
-    served = [dt.datetime(2026, 11, 1, 3, 1, tzinfo=dt.UTC), dt.datetime(2026, 11, 2, 5, tzinfo=dt.UTC),
+    before = dt.datetime(2026, 10, 31, 3, tzinfo=dt.UTC)
+    served = [before, dt.datetime(2026, 11, 1, 3, 1, tzinfo=dt.UTC), dt.datetime(2026, 11, 2, 5, tzinfo=dt.UTC),
               dt.datetime(2026, 11, 3, 3, 4, tzinfo=dt.UTC)]
     # daily: grace 2.4 h; Nov 2 started 2 h late, inside it; a start at 06:00 would not be
-    assert backups.schedule_row(sched, served, None, start, end)["late"] == 0
-    served[1] = dt.datetime(2026, 11, 2, 6, tzinfo=dt.UTC)
-    assert backups.schedule_row(sched, served, None, start, end) == {"scheduled": 3, "late": 1, "period_s": 86400.0}
+    assert backups.schedule_row(sched, served, before, start, end)["late"] == 0
+    served[2] = dt.datetime(2026, 11, 2, 6, tzinfo=dt.UTC)
+    assert backups.schedule_row(sched, served, before, start, end) == {"scheduled": 3, "late": 1, "period_s": 86400.0}
+
+
+def test_a_type_never_served_before_counts_its_slots_from_its_first_run() -> None:
+    from reliad.config.schedule import Schedule
+
+    start, end = dt.datetime(2026, 11, 1, tzinfo=dt.UTC), dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    installed = dt.datetime(2026, 11, 29, 12, tzinfo=dt.UTC)  # reliad's first backup of it
+    every = Schedule("full", every=43200.0)
+    assert backups.schedule_row(every, [installed], None, start, end) == {"scheduled": 3, "late": 1,
+                                                                          "period_s": 43200.0}
+    daily = Schedule("full", cron="0 3 * * *", timezone="UTC")
+    assert backups.schedule_row(daily, [installed], None, start, end)["scheduled"] == 1  # Nov 30 03:00
+    assert backups.schedule_row(every, [], None, start, end) == {"scheduled": 0, "late": 0, "period_s": None}
 
 
 def test_the_months_drills_come_from_the_ledger_and_are_set_against_the_standard(tmp_path: Path) -> None:

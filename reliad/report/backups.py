@@ -7,7 +7,8 @@ month's backups stored and how far the offsite copies lagged behind.
 
 A slot is late when the next run serving it started more than its grace after it was due: a
 tenth of the period (at least 5 minutes) plus the schedule's jitter. Interval schedules count
-from the previous run (as the daemon does), cron schedules from their clock times.
+from the previous run (as the daemon does), cron schedules from their clock times. A type
+never served before the month counts its slots from its first run.
 """
 
 from __future__ import annotations
@@ -61,6 +62,11 @@ def schedule_row(schedule: Schedule, served: list[dt.datetime], before: dt.datet
     """Scheduled slots and late slots of one schedule over [start, end), from the start times of
     the runs that served it (`before`: the newest one before `start`)."""
     window = _window(schedule, start, end) if schedule.enabled else None
+    first = next((t for t in served if t >= start), None)
+    if window is not None and before is None:
+        # never served before the month: its slots count from the first run (reliad was not yet
+        # backing this up), and without any run there is nothing to judge
+        window = (max(window[0], first), window[1]) if first is not None and first < window[1] else None
     if window is None:
         return {"scheduled": 0, "late": 0, "period_s": None}
     lo, hi = window
