@@ -144,6 +144,7 @@ def _en(a: dict[str, Any], f: Fmt, key: str) -> str:
         "why.late": lambda: f"{a['policy']} {_word(a['type'], 'en')}: {a['late']} late, recovery point up to "
                             f"{f.dur(a['age'])} old",
         "why.on_time": lambda: "every schedule kept",
+        "why.no_slots": lambda: "no scheduled slot came due after the first backups",
         "why.no_verification": lambda: "no verification ran in this month",
         "why.damage": lambda: f"damage found in {a['count']} backup(s)",
         "why.no_damage": lambda: f"{f.size(a['bytes'])} re-read, no damage",
@@ -227,6 +228,7 @@ def _zh(a: dict[str, Any], f: Fmt, key: str) -> str:
         "why.offsite_lag": lambda: f"异地最长延迟 {f.dur(a['seconds'])}",
         "why.late": lambda: f"{a['policy']} {_word(a['type'], 'zh-CN')}：{a['late']} 次延迟，恢复点最长 {f.dur(a['age'])}",
         "why.on_time": lambda: "所有周期均按时执行",
+        "why.no_slots": lambda: "首次备份之后尚无到期的计划时段",
         "why.no_verification": lambda: "本月没有执行校验",
         "why.damage": lambda: f"{a['count']} 个备份发现损坏",
         "why.no_damage": lambda: f"重读 {f.size(a['bytes'])}，无损坏",

@@ -165,8 +165,10 @@ def backup_rows(b: dict[str, Any]) -> list[dict[str, Any]]:
                  reason("why.offsite_lag", seconds=lag))
     scheduled = [r for r in rows if r["scheduled"]]
     late = [r for r in scheduled if r["late"]]
-    if not scheduled or b["attempts"] == 0:
+    if b["attempts"] == 0:
         r8 = row("R8", "schedules", reason("target.schedules"), None, NOT_ENOUGH_DATA, reason("why.no_backups"))
+    elif not scheduled:
+        r8 = row("R8", "schedules", reason("target.schedules"), None, NOT_ENOUGH_DATA, reason("why.no_slots"))
     else:
         actual = reason("actual.schedules", late=sum(r["late"] for r in scheduled),
                         scheduled=sum(r["scheduled"] for r in scheduled))
