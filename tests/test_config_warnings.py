@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import Reliad
 
+from reliad.config.advice import VERIFY_TYPES
+
 BASE = '''state_dir = "state"
 [targets.local]
 type = "local"
@@ -22,10 +24,11 @@ sources = [{{ type = "files", paths = ["src"], classes = ["pages", "customers", 
 OFFLINE = '[targets.usb]\ntype = "offline"\npath = "usb"\n'
 
 
-def _check(tmp_path: Path, local: str = "", more: str = "", targets: str = '"local"') -> tuple[list[str], list[str]]:
+def _check(tmp_path: Path, local: str = "", more: str = "", targets: str = '"local"',
+           schedule: str = "") -> tuple[list[str], list[str]]:
     (tmp_path / "src").mkdir(exist_ok=True)
     cfg = tmp_path / "reliad.toml"
-    cfg.write_text(BASE.format(local=local, more=more, targets=targets))
+    cfg.write_text(BASE.format(local=local, more=more, targets=targets) + schedule)
     r = Reliad(cfg)
     text = r.run("check-config", expect=0)
     data = r.json("check-config")
@@ -38,8 +41,11 @@ def _about(warnings: list[str], needle: str) -> list[str]:
     return [w for w in warnings if needle in w]
 
 
+NO_VERIFY = "[policies.shop.schedule]\n" + "".join(f'{t} = "off"\n' for t in VERIFY_TYPES)
+
+
 def test_a_local_only_config_gets_one_line_for_each_gap(tmp_path: Path) -> None:
-    warnings, _ = _check(tmp_path)
+    warnings, _ = _check(tmp_path, schedule=NO_VERIFY)
     offsite = _about(warnings, "no offsite target")
     assert len(offsite) == 1 and "R7" in offsite[0] and "'shop'" in offsite[0]
     key = _about(warnings, "only in the state directory")
@@ -91,3 +97,10 @@ def test_the_severe_drills_recovery_key_is_a_key_copy(tmp_path: Path) -> None:
     more = OFFLINE + '[drills.shop]\nrecovery_key = { passphrase_file = "/etc/reliad/keys/drill-passphrase" }\n'
     warnings, _ = _check(tmp_path, more=more, targets='"local", "usb"')
     assert not _about(warnings, "state directory"), warnings
+
+
+def test_an_active_verification_schedule_silences_its_warning(tmp_path: Path) -> None:
+    if not VERIFY_TYPES:
+        pytest.skip("verification is not a schedulable job in this version")
+    warnings, _ = _check(tmp_path, schedule=f'[policies.shop.schedule]\n{VERIFY_TYPES[-1]} = "7d"\n')
+    assert not _about(warnings, "verification"), warnings
