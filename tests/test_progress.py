@@ -55,6 +55,27 @@ def test_backup_progress_moves_inside_a_large_file(tmp_path: Path) -> None:
     assert seen[-1][3] == BIG + len("small\n")  # read bytes are not counted twice once the file is done
 
 
+def test_backup_progress_moves_inside_a_dump(tmp_path: Path) -> None:
+    """A database dump has no size until it ends: progress counts its bytes as they stream."""
+    from dbutil import pg_connect, pg_database
+
+    with pg_database() as db:
+        con = pg_connect(db)
+        con.execute("CREATE TABLE pages (id serial PRIMARY KEY, body text)")
+        con.execute("INSERT INTO pages (body) SELECT string_agg(md5(random()::text), '') "
+                    "FROM generate_series(1, 12000) AS r, generate_series(1, 60) AS c GROUP BY r")  # ~12 MiB dumped
+        con.close()
+        cfg = tmp_path / "reliad.toml"
+        cfg.write_text('state_dir = "state"\n[targets.local]\ntype = "local"\npath = "repo"\n[policies.shop]\n'
+                       'targets = ["local"]\nsources = [{ type = "postgres", name = "db", host = "127.0.0.1", '
+                       f'user = "postgres", databases = ["{db}"] }}]\n')
+        seen: list[tuple[bytes, int | None, int]] = []
+        run_backup(load_config(cfg), "shop", "full",
+                   progress=lambda s: seen.append((s.current, s.current_size, s.current_done)))
+    inside = [done for path, size, done in seen if path.endswith(b".dump") and size is None and done]
+    assert len(inside) >= 3 and inside == sorted(inside), seen
+
+
 def test_restore_progress_moves_inside_a_large_file(tmp_path: Path) -> None:
     src = _big_tree(tmp_path)
     cfg = write_config(tmp_path / "reliad.toml", [str(src)])
