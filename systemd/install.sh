@@ -80,6 +80,8 @@ fi
 # ---------------------------------------------------------------- the virtual environment
 if [ -x "$VENV/bin/python" ] && "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   say "updating $VENV"
+elif [ -e "$VENV" ] && [ ! -e "$VENV/pyvenv.cfg" ] && [ -n "$(ls -A "$VENV" 2>/dev/null)" ]; then
+  die "$VENV exists and is not a virtual environment; move it away (the installer would replace its content)"
 else
   # Missing, or its interpreter is gone (a distribution upgrade replaced the Python it linked to).
   say "creating the virtual environment $VENV"

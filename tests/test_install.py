@@ -112,6 +112,15 @@ def test_second_run_keeps_the_edited_config(installed: tuple[Path, subprocess.Co
     assert _run(root, "--version").returncode == 0
 
 
+def test_a_foreign_opt_reliad_is_left_alone(tmp_path: Path) -> None:
+    """The installer never empties a /opt/reliad it did not make."""
+    (tmp_path / "opt" / "reliad").mkdir(parents=True)
+    (tmp_path / "opt" / "reliad" / "notes.txt").write_text("someone's\n")
+    proc = _install(tmp_path)
+    assert proc.returncode == 1 and "is not a virtual environment" in proc.stderr
+    assert (tmp_path / "opt" / "reliad" / "notes.txt").read_text() == "someone's\n"
+
+
 def test_unknown_option_is_a_usage_error(tmp_path: Path) -> None:
     proc = subprocess.run(["bash", str(INSTALL), "--prefx", str(tmp_path)], capture_output=True, text=True,
                           timeout=60)
