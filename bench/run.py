@@ -2,7 +2,8 @@
 
 Every tool gets a fresh copy of the same generated tree (bench/gen.py) and a fresh repository,
 and goes through the same steps: first full backup, the ~1 % change, an incremental, read-all
-verification, restore of the latest backup into an empty directory. Each timed step ends with
+verification, restore of the latest backup into an empty directory, and that restore again
+right after its first result was deleted (see `restore_after_delete`). Each timed step ends with
 `sync`, so data still in the page cache is paid for by the step that wrote it. Peak RSS is the
 larger of /usr/bin/time's maximum resident set size and a psutil poll of the process tree's sum.
 
@@ -11,7 +12,8 @@ larger of /usr/bin/time's maximum resident set size and a psutil poll of the pro
     python -m bench.run --tools reliad --scale-files 250000,500000,1000000   # scale run
 
 The table shows medians; a ratio column is the median of the per-run ratios (each one taken
-from a single run, so machine noise shared by both tools cancels).
+from a single run, so machine noise shared by both tools cancels), and beside it the worst
+run's ratio, which the targets are checked against: they must hold in every run.
 """
 
 from __future__ import annotations
@@ -49,18 +51,26 @@ METRICS = [
     ("incr_growth_mib", "repository growth of the incremental", "MiB"),
     ("verify_s", "read-all verification", "s"),
     ("restore_s", "full restore to an empty dir", "s"),
+    ("restore_deleted_s", "the same restore right after deleting it", "s"),
+    ("full_cpu_s", "CPU (user+sys) of the full", "s"),
+    ("restore_cpu_s", "CPU of the restore", "s"),
+    ("restore_deleted_cpu_s", "CPU of the restore after deleting", "s"),
     ("repo_mib", "repository after the full", "MiB"),
     ("rss_mib", "peak RSS of the full", "MiB"),
 ]
-# metric -> (reference tool or None for an absolute limit, limit): the targets of issue 3
+# metric -> (reference tool or None for an absolute limit, limit): the targets of issues 3 and 18,
+# checked against the worst run (a ratio taken within each run, the largest of them)
 TARGETS: dict[str, list[tuple[str | None, float]]] = {
-    "full_s": [("restic", 0.6), ("tar", 1.4)],
+    "full_s": [("restic", 0.55), ("tar", 1.15)],
     "incr_s": [("restic", 0.9)],
     "incr_growth_mib": [("restic", 1.2)],
-    "verify_s": [("restic", 0.7)],
-    "restore_s": [("restic", 0.9)],
+    "verify_s": [("restic", 0.45)],
+    "restore_s": [("restic", 0.8)],
+    "restore_deleted_s": [("restic", 0.8)],
+    "restore_cpu_s": [("restic", 0.9)],
+    "restore_deleted_cpu_s": [("restic", 0.9)],
     "repo_mib": [("restic", 0.95)],
-    "rss_mib": [(None, 100.0)],
+    "rss_mib": [(None, 90.0)],
 }
 
 
@@ -333,7 +343,7 @@ def run_tool(name: str, pristine: Path, scratch: Path, seed: int, log: Callable[
     tool.init()
     r: dict[str, float] = {}
     m = tool.full()
-    r["full_s"], r["rss_mib"] = m.seconds, m.rss_mib
+    r["full_s"], r["full_cpu_s"], r["rss_mib"] = m.seconds, m.cpu_s, m.rss_mib
     r["repo_mib"] = tool.repo_bytes() / MiB
     gen.mutate(src, seed + 1)
     subprocess.run(["sync"], check=True)
@@ -341,9 +351,22 @@ def run_tool(name: str, pristine: Path, scratch: Path, seed: int, log: Callable[
     r["incr_s"] = m.seconds
     r["incr_growth_mib"] = tool.repo_bytes() / MiB - r["repo_mib"]
     r["verify_s"] = tool.verify().seconds
-    r["restore_s"] = tool.restore(scratch / "restored").seconds
+    m = tool.restore(scratch / "restored")
+    r["restore_s"], r["restore_cpu_s"] = m.seconds, m.cpu_s
+    m = restore_after_delete(tool, scratch / "restored")
+    r["restore_deleted_s"], r["restore_deleted_cpu_s"] = m.seconds, m.cpu_s
     log(f"{name}: " + ", ".join(f"{k}={v:.2f}" for k, v in r.items()))
     return r
+
+
+def restore_after_delete(tool: Tool, dest: Path) -> Measured:
+    """Delete the restored tree, then restore into the same place at once: what a restore after
+    data loss meets. On ext4 without a journal, for about dirty_expire_centisecs (30 s) after
+    tens of thousands of inodes were freed, every new inode's allocation steps over the freed
+    ones again (`recently_deleted` under `ext4_create`), which can make file creation several
+    times slower; every tool pays it here the same way."""
+    shutil.rmtree(dest)
+    return tool.restore(dest)
 
 
 def ratios(run: dict[str, dict[str, float]], metric: str, ref: str) -> float | None:
@@ -354,38 +377,45 @@ def ratios(run: dict[str, dict[str, float]], metric: str, ref: str) -> float | N
 
 
 def summarize(result: Result) -> dict[str, Any]:
-    """Medians per tool and metric, per-run ratios and their medians, and the target verdicts."""
+    """Medians per tool and metric, per-run ratios with their medians and worst (largest)
+    values, and the target verdicts, taken on the worst run: a target must hold in every run."""
     tools = list(result.runs)
     n = max((len(v) for v in result.runs.values()), default=0)
     medians = {t: {m: statistics.median(r[m] for r in runs) for m, _, _ in METRICS}
                for t, runs in result.runs.items() if runs}
+    worst_abs = {t: {m: max(r[m] for r in runs) for m, _, _ in METRICS} for t, runs in result.runs.items() if runs}
     per_run = [{t: result.runs[t][i] for t in tools if i < len(result.runs[t])} for i in range(n)]
     ratio: dict[str, dict[str, float]] = {}
+    worst: dict[str, dict[str, float]] = {}
     for ref in ("restic", "tar"):
         for m, _, _ in METRICS:
             vals = [x for x in (ratios(run, m, ref) for run in per_run) if x is not None]
             if vals:
                 ratio.setdefault(ref, {})[m] = statistics.median(vals)
+                worst.setdefault(ref, {})[m] = max(vals)
     verdicts = []
     for m, limits in TARGETS.items():
         for ref, limit in limits:
             if ref is None:
-                value = medians.get("reliad", {}).get(m)
+                value, med = worst_abs.get("reliad", {}).get(m), medians.get("reliad", {}).get(m)
                 wanted = f"<= {limit:g} {dict((k, u) for k, _, u in METRICS)[m]}"
             else:
-                value = ratio.get(ref, {}).get(m)
+                value, med = worst.get(ref, {}).get(m), ratio.get(ref, {}).get(m)
                 wanted = f"<= {limit:g}x {TITLES[ref]}"
-            if value is None:
+            if value is None or med is None:
                 continue
             verdicts.append({"metric": m, "reference": ref, "limit": limit, "value": round(value, 3),
-                             "wanted": wanted, "met": value <= limit})
-    return {"medians": medians, "ratios": ratio, "targets": verdicts, "runs": per_run}
+                             "median": round(med, 3), "wanted": wanted, "met": value <= limit})
+    return {"medians": medians, "ratios": ratio, "worst_ratios": worst, "worst": worst_abs, "targets": verdicts,
+            "runs": per_run}
 
 
 def table(summary: dict[str, Any], tools: list[str]) -> str:
-    med, ratio = summary["medians"], summary["ratios"]
+    """Medians per tool; each ratio as `median / worst run`, marked against its target (which
+    the worst run must meet); reliad's own column marks an absolute limit on its worst run."""
+    med, ratio, worst = summary["medians"], summary["ratios"], summary["worst_ratios"]
     verdict = {(v["metric"], v["reference"]): v for v in summary["targets"]}
-    head = ["step", *[TITLES[t] for t in tools], "reliad/restic", "reliad/tar+zstd"]
+    head = ["step", *[TITLES[t] for t in tools], "reliad/restic (median / worst)", "reliad/tar+zstd (median / worst)"]
     rows = [head]
     for m, label, unit in METRICS:
         row = [f"{label} ({unit})"]
@@ -393,13 +423,15 @@ def table(summary: dict[str, Any], tools: list[str]) -> str:
             v = med.get(t, {}).get(m)
             row.append("-" if v is None else f"{v:.1f}")
         for ref in ("restic", "tar"):
-            v = ratio.get(ref, {}).get(m)
+            v, w = ratio.get(ref, {}).get(m), worst.get(ref, {}).get(m)
             mark = ""
             if (m, ref) in verdict:
-                mark = " ok" if verdict[(m, ref)]["met"] else " MISS"
-            row.append("-" if v is None else f"{v:.2f}{mark}")
+                mark = f" ok (<= {verdict[(m, ref)]['limit']:g})" if verdict[(m, ref)]["met"] else \
+                    f" MISS (<= {verdict[(m, ref)]['limit']:g})"
+            row.append("-" if v is None or w is None else f"{v:.2f} / {w:.2f}{mark}")
         if (m, None) in verdict:
-            row[1] += " ok" if verdict[(m, None)]["met"] else " MISS"
+            v = verdict[(m, None)]
+            row[1] += f" (worst {v['value']:.1f}" + (" ok)" if v["met"] else " MISS)")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = []
@@ -543,7 +575,8 @@ def main(argv: list[str] | None = None) -> int:
             for t in tools[i % len(tools):] + tools[:i % len(tools)]:
                 result.runs[t].append(run_tool(t, pristine, a.work / f"run-{i + 1}-{t}", a.seed, log))
         summary = summarize(result)
-        print(f"source tree: {result.info['source_mib']:.0f} MiB, median of {a.runs} run(s), wall times include sync")
+        print(f"source tree: {result.info['source_mib']:.0f} MiB, median of {a.runs} run(s), wall times include sync; "
+              "targets are checked on the worst run")
         print(table(summary, tools))
         if a.json_out:
             a.json_out.write_text(json.dumps({"info": result.info, **summary}, indent=2))

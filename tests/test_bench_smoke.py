@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO_ROOT, need_program
 
 from bench import gen
-from bench.run import METRICS, PROGRAMS, TOOLS
+from bench.run import METRICS, PROGRAMS, TOOLS, Result, summarize
 
 
 def _same(a, b) -> bool:
@@ -49,6 +49,7 @@ def test_runner_prints_the_table_on_a_tiny_tree(tmp_path):
     reliad = data["medians"]["reliad"]
     assert set(reliad) == {m for m, _, _ in METRICS}
     assert reliad["full_s"] > 0 and reliad["restore_s"] > 0 and reliad["repo_mib"] > 0 and reliad["rss_mib"] > 0
+    assert reliad["restore_deleted_s"] > 0 and reliad["full_cpu_s"] > 0  # the restore-after-deletion step ran
     assert reliad["incr_growth_mib"] > 0  # the mutation changed something and the incremental stored it
     assert {v["metric"] for v in data["targets"]} >= {"rss_mib"}
 
@@ -56,6 +57,25 @@ def test_runner_prints_the_table_on_a_tiny_tree(tmp_path):
     again = tmp_path / "again"
     gen.tree(again, 0.002, 1)
     assert _same(tmp_path / "work" / "tree-scale0.002-seed1", again)
+
+
+def test_targets_are_checked_on_the_worst_run():
+    """Issue 18, point 4: beside the median of the per-run ratios, the worst run's ratio, and a
+    target counts as met only when every run met it."""
+    def run(full: float, ref_full: float, rss: float) -> tuple[dict[str, float], dict[str, float]]:
+        base = {m: 1.0 for m, _, _ in METRICS}
+        return {**base, "full_s": full, "rss_mib": rss}, {**base, "full_s": ref_full}
+
+    runs = [run(5.0, 10.0, 80.0), run(5.0, 10.0, 85.0), run(7.0, 10.0, 95.0)]  # 0.5, 0.5, 0.7
+    s = summarize(Result(runs={"reliad": [r for r, _ in runs], "restic": [x for _, x in runs]}))
+    assert s["ratios"]["restic"]["full_s"] == pytest.approx(0.5)
+    assert s["worst_ratios"]["restic"]["full_s"] == pytest.approx(0.7)
+    verdict = {(v["metric"], v["reference"]): v for v in s["targets"]}
+    assert verdict[("full_s", "restic")]["median"] == pytest.approx(0.5)
+    assert not verdict[("full_s", "restic")]["met"]  # the median meets 0.55, one run does not
+    assert verdict[("rss_mib", None)]["value"] == pytest.approx(95.0) and not verdict[("rss_mib", None)]["met"]
+    assert verdict[("verify_s", "restic")]["met"] is False  # 1.0 against 0.45
+    assert verdict[("incr_growth_mib", "restic")]["met"] is True  # 1.0 against 1.2
 
 
 def _bench(tmp_path, *args: str) -> dict:
