@@ -4,11 +4,19 @@ Every path is created through directory file descriptors opened with O_NOFOLLOW,
 component at a time, so neither a forged manifest ('..', absolute paths) nor a symlink
 planted in the destination can make a restore write outside DEST.
 
-Restore is disk-bound, so file contents are written by a few threads (as restic does): the
-main thread still walks the manifest in order and creates every directory, file, link and
-node itself (hard links made later find their target; the safety rules above stay in one
-place), then hands each new file's fd and its chunks to the writers, which write them, set
-owner, mode and times and close the fd.
+Restore is disk-bound, so files are created and written by a few threads (as restic does):
+the main thread walks the manifest in order, creates every directory, link and node itself,
+and hands each regular file (its open parent directory fd, its name and its chunks) to the
+writers, which create it through that fd (O_EXCL | O_NOFOLLOW, exactly as the main thread
+would), write it, set owner, mode and times and close it. Creating files there matters on
+ext4: right after mass deletion each new inode costs a scan past the recently freed ones
+(`recently_deleted` under `ext4_create`), and that kernel time now runs beside the main
+thread on another core.
+
+The result is what a single thread in manifest order would give: a path whose file is
+still queued for creation is waited for before anything else is done at that path or
+through it (a duplicate path in a forged manifest, a file in the way of a directory), and a
+hard link waits for its target to be finished.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from reliad.repository.prefetch import FrameStream
 
 log = logging.getLogger(__name__)
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _ZERO = bytes(64 << 10)
 _T = TypeVar("_T")
 _WRITERS = 2  # threads writing file contents; more only add GIL hand-offs on small machines
@@ -40,22 +49,50 @@ _BATCH_ITEMS = 64
 KEPT = "already exists (pass --overwrite to replace it)"  # an entry left as DEST had it: kept, not failed
 
 
+class DirRef:
+    """An open directory fd shared by the DirCache and the files queued for creation in it:
+    closed when the last holder lets go (holders are counted on the main thread only)."""
+
+    __slots__ = ("fd", "holders")
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.holders = 1
+
+    def hold(self) -> DirRef:
+        self.holders += 1
+        return self
+
+    def release(self) -> None:
+        self.holders -= 1
+        if self.holders == 0:
+            os.close(self.fd)
+
+
 class DirCache:
-    """Open directory fds along the current path; depth-first order makes a stack enough."""
+    """Open directory fds along the current path; depth-first order makes a stack enough.
 
-    def __init__(self, root_fd: int) -> None:
-        self.root_fd = root_fd
-        self.stack: list[tuple[bytes, int]] = []
+    `before_open(path)` is called with a directory's path (relative to the root) before it
+    is opened or made, so the restore can first wait for whatever is still to be created there."""
 
-    def fd_for(self, parts: list[bytes]) -> int:
+    def __init__(self, root_fd: int, before_open: Callable[[bytes], None] | None = None) -> None:
+        self.root = DirRef(root_fd)
+        self.root.holders += 1  # the caller's: the root fd is closed by whoever opened it
+        self.stack: list[tuple[bytes, DirRef]] = []
+        self.before_open = before_open
+
+    def ref_for(self, parts: list[bytes]) -> DirRef:
         i = 0
         while i < len(self.stack) and i < len(parts) and self.stack[i][0] == parts[i]:
             i += 1
-        for _, fd in self.stack[i:]:
-            os.close(fd)
+        for _, ref in self.stack[i:]:
+            ref.release()
         del self.stack[i:]
-        for part in parts[i:]:
-            parent = self.stack[-1][1] if self.stack else self.root_fd
+        for k in range(i, len(parts)):
+            part = parts[k]
+            if self.before_open is not None:
+                self.before_open(b"/".join(parts[:k + 1]))
+            parent = self.stack[-1][1].fd if self.stack else self.root.fd
             try:
                 fd = os.open(part, _DIR, dir_fd=parent)
             except FileNotFoundError:
@@ -67,12 +104,15 @@ class DirCache:
                         f"refusing to restore through {os.fsdecode(part)!r}: it is not a real directory"
                     ) from None
                 raise
-            self.stack.append((part, fd))
-        return self.stack[-1][1] if self.stack else self.root_fd
+            self.stack.append((part, DirRef(fd)))
+        return self.stack[-1][1] if self.stack else self.root
+
+    def fd_for(self, parts: list[bytes]) -> int:
+        return self.ref_for(parts).fd
 
     def close(self) -> None:
-        for _, fd in self.stack:
-            os.close(fd)
+        for _, ref in self.stack:
+            ref.release()
         self.stack.clear()
 
 
@@ -109,14 +149,18 @@ def _reason(e: BaseException) -> str:
 
 
 class _PendingFile:
-    """A file the main thread created and the writers are filling.
+    """A file queued for the writers: one of them creates it with `make_fd` (in the directory
+    `parent` holds open), and they fill it.
 
-    `refs` counts the queued writes plus one for the main thread, which the file's last
+    `refs` counts the queued items plus one for the main thread, which the file's last
     write drops: whoever brings it to zero finishes the file, after every write to it.
     """
 
-    def __init__(self, fd: int, entry: Entry, seq: int, linked: bool) -> None:
-        self.fd = fd
+    def __init__(self, make_fd: Callable[[], int], parent: DirRef, entry: Entry, seq: int, linked: bool) -> None:
+        self.make_fd: Callable[[], int] | None = make_fd
+        self.parent = parent  # held until the file comes back finished (main thread)
+        self.fd: int | None = None
+        self.created = False  # the creation was tried (under the writers' lock)
         self.entry = entry
         self.seq = seq  # the entry's place in the manifest, so errors are listed in its order
         self.refs = 1
@@ -124,12 +168,18 @@ class _PendingFile:
         self.done = threading.Event() if linked else None  # for hard links that name it
 
 
-_Item = tuple[_PendingFile, int, memoryview | None, bool]  # file, offset, data, last
+_CREATE = -1  # the offset of a file's first queued item: create it
+_Item = tuple[_PendingFile, int, memoryview | None, bool]  # file, offset (or _CREATE), data, last
 
 
 class _Writers:
-    """Threads that write chunks into files the main thread created, then set the files'
-    attributes and close them; finished files come back through `finished`.
+    """Threads that create files, write their chunks, then set the files' attributes and
+    close them; finished files come back through `finished`.
+
+    A file's creation is its first queued item. Each batch's creations are done before its
+    writes, and a write whose file another thread is still creating waits for it; creations
+    never wait for anything, so nothing waits in a circle. `pending` maps the path of every
+    file whose creation was queued but not yet tried to the file (see `wait_created`).
 
     Writes are handed over in batches (many small files, or a few chunks of a large one),
     so the threads wake once per batch. A chunk is a memoryview into a decoded frame and
@@ -150,20 +200,33 @@ class _Writers:
         self._batch_bytes = 0
         self._held = 0  # bytes of the frames in self._frames
         self._frames: dict[int, list[int]] = {}  # id(frame) -> [size, queued writes using it]
-        self._opened = 0  # files created (main thread only)
+        self._opened = 0  # files queued (main thread only)
         self._closed = 0  # files finished (writers, under the lock)
+        self.pending: dict[bytes, _PendingFile] = {}  # added by the main thread, removed by writers under the lock
         self._threads = [threading.Thread(target=self._work, name=f"reliad-write-{i}", daemon=True)
                          for i in range(_WRITERS)]
         for t in self._threads:
             t.start()
 
-    def create(self, make_fd: Callable[[], int], entry: Entry, seq: int, linked: bool) -> _PendingFile:
-        """Create a file with make_fd, once fewer than `open_files` are open."""
+    def create(self, make_fd: Callable[[], int], parent: DirRef, entry: Entry, seq: int,
+               linked: bool) -> _PendingFile:
+        """Queue the creation of a file by make_fd, once fewer than `open_files` are open.
+        The caller has waited for any earlier file at the same path (`wait_created`)."""
         if self._opened - self._closed >= self.open_files:
             self.flush()
-        f = _PendingFile(make_fd(), entry, seq, linked)
+        f = _PendingFile(make_fd, parent.hold(), entry, seq, linked)
         self._opened += 1
+        self.pending[entry.path] = f
+        self.add(f, _CREATE, None, False)
         return f
+
+    def wait_created(self, path: bytes) -> None:
+        """Return once no file queued at `path` is still to be created: the main thread calls
+        this before it does anything at or through a path, so the order stays the manifest's."""
+        if path in self.pending:
+            self.flush()
+            with self._lock:
+                self._lock.wait_for(lambda: path not in self.pending)
 
     def add(self, f: _PendingFile, pos: int, data: memoryview | None, last: bool) -> None:
         """Queue a write of `data` at `pos` (none: nothing to write); `last` ends the file."""
@@ -225,8 +288,21 @@ class _Writers:
 
     def _work(self) -> None:
         while (batch := self._tasks.get()) is not None:
+            made = [f for f, pos, _, _ in batch if pos == _CREATE]
+            for f in made:
+                self._make(f)
+            if made:
+                with self._lock:
+                    for f in made:
+                        f.created = True
+                        if self.pending.get(f.entry.path) is f:
+                            del self.pending[f.entry.path]
+                    self._lock.notify_all()
             for f, pos, data, _ in batch:
-                if data is not None and f.error is None:
+                if data is not None and not f.created:  # created in a batch another thread holds
+                    with self._lock:
+                        self._lock.wait_for(lambda f=f: f.created)
+                if data is not None and f.fd is not None and f.error is None:
                     try:
                         _write_chunk(f.fd, data, pos)
                     except Exception as e:  # a thread that died would leave the restore waiting
@@ -248,7 +324,23 @@ class _Writers:
                     self._closed += len(ended)
                     self._lock.notify_all()
 
+    def _make(self, f: _PendingFile) -> None:
+        """Create the file. Its creation came first in the manifest's order, so its failure is
+        the one reported, even if the main thread found its content damaged meanwhile."""
+        make_fd, f.make_fd = f.make_fd, None
+        assert make_fd is not None
+        try:
+            f.fd = make_fd()
+        except Exception as e:  # OSError, or DamageError when --overwrite finds a directory in the way
+            with self._lock:
+                f.error = _reason(e)
+
     def _finish(self, f: _PendingFile) -> None:
+        if f.fd is None:  # never created; the reason is in f.error
+            self.finished.put(f)
+            if f.done is not None:
+                f.done.set()
+            return
         e = f.entry
         try:
             if f.error is None:
@@ -295,13 +387,13 @@ class Restorer:
             root_fd = os.open(self.dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as e:
             raise ReliadError(f"cannot restore into {self.dest}: {e.strerror}") from None
-        cache = DirCache(root_fd)
+        self._writers = _Writers(self.as_root)
+        cache = DirCache(root_fd, self._writers.wait_created)
         matched = False
         def plan(e: Entry) -> list[Any]:
             return e.chunks if e.type in ("file", "hardlink") and _selected(e.path, wanted) else []
 
         stream = FrameStream(self.repo, self.repo.entries(backup_id), plan)
-        self._writers = _Writers(self.as_root)
         try:
             for seq, (entry, chunks) in enumerate(stream):
                 if not _selected(entry.path, wanted):
@@ -326,6 +418,7 @@ class Restorer:
             self._finish_dirs(root_fd)
         finally:
             self._writers.close()  # no fd left open, whatever stopped the loop
+            self._collect()
             stream.close()
             cache.close()
             os.close(root_fd)
@@ -346,6 +439,7 @@ class Restorer:
         """Count the files the writers finished, or record why they failed."""
         while not self._writers.finished.empty():
             f = self._writers.finished.get()
+            f.parent.release()
             if f.error is not None:
                 self._fail(f.seq, f.entry.path, f.error)
             else:
@@ -362,7 +456,9 @@ class Restorer:
 
     def _restore(self, cache: DirCache, entry: Entry, stream: FrameStream, chunks: list[Any], seq: int) -> None:
         parts = safe_relpath(entry.path).split(b"/")
-        parent = cache.fd_for(parts[:-1])
+        self._writers.wait_created(entry.path)  # a duplicate path: the earlier file is made first
+        parent_ref = cache.ref_for(parts[:-1])
+        parent = parent_ref.fd
         name = parts[-1]
         if entry.type == "dir":
             try:
@@ -375,11 +471,11 @@ class Restorer:
             self.counts["dirs"] += 1
             return
         if entry.type == "file" or (entry.type == "hardlink" and not self._target_restored(entry.target)):
-            self._file(parent, name, entry, stream, chunks, seq)
+            self._file(parent_ref, name, entry, stream, chunks, seq)
         elif entry.type == "hardlink":
             target = entry.target
             assert target is not None
-            self._create(parent, name, lambda: os.link(target, name, src_dir_fd=cache.root_fd, dst_dir_fd=parent,
+            self._create(parent, name, lambda: os.link(target, name, src_dir_fd=cache.root.fd, dst_dir_fd=parent,
                                                        follow_symlinks=False))
             self.counts["links"] += 1
         elif entry.type == "symlink":
@@ -418,14 +514,14 @@ class Restorer:
             raise OSError(errno.EISDIR, "a directory is in the way")
         os.unlink(name, dir_fd=parent)
 
-    def _file(self, parent: int, name: bytes, entry: Entry, stream: FrameStream, chunks: list[Any],
+    def _file(self, parent_ref: DirRef, name: bytes, entry: Entry, stream: FrameStream, chunks: list[Any],
               seq: int) -> None:
-        """Create the file here, in manifest order, and queue its chunks for the writers. A
-        failure from here on is the file's, reported once when the writers are done with it."""
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        """Queue the file's creation in `parent_ref`'s directory and its chunks for the writers.
+        A failure from here on is the file's, reported once when the writers are done with it."""
+        parent = parent_ref.fd
         linked = "linked" in entry.flags
-        f = self._writers.create(lambda: self._create(parent, name, lambda: os.open(name, flags, 0o600, dir_fd=parent)),
-                                 entry, seq, linked)
+        f = self._writers.create(lambda: self._create(parent, name, lambda: os.open(name, _NEW, 0o600, dir_fd=parent)),
+                                 parent_ref, entry, seq, linked)
         if linked:
             self._linked[entry.path] = f
         pos = 0
