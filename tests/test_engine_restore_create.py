@@ -22,7 +22,6 @@ from reliad.jobs import restore
 from reliad.repository.manifest import Entry
 
 FORGED = "20260101T000000.000000Z-d0d0d0"
-ALREADY = "already exists (pass --overwrite to replace it)"
 
 
 @pytest.fixture
@@ -78,14 +77,14 @@ def test_duplicate_paths_give_the_single_thread_result(tmp_path, slow_creation, 
     result = restore.run_restore(open_repo(cfg), FORGED, dest, [], overwrite=overwrite)
 
     expected_errors = [
-        *([] if overwrite else [{"path": "/dup", "reason": ALREADY}]),
         {"path": "/file-then-dir", "reason": "exists and is not a directory"},
         {"path": "/file-then-dir/child",
          "reason": "refusing to restore through 'file-then-dir': it is not a real directory"},
-        {"path": "/dir-then-file", "reason": "a directory is in the way" if overwrite else ALREADY},
-        *([] if overwrite else [{"path": "/file-then-link", "reason": ALREADY}]),
+        *([{"path": "/dir-then-file", "reason": "a directory is in the way"}] if overwrite else []),
     ]
     assert result["errors"] == expected_errors
+    # without --overwrite, what was there first is kept (and listed in manifest order)
+    assert result["kept"] == ([] if overwrite else ["/dup", "/dir-then-file", "/file-then-link"])
     assert (dest / "dup").read_bytes() == (b"content B, longer\n" if overwrite else b"content A\n")
     assert (dest / "file-then-dir").read_bytes() == b"content A\n"
     assert (dest / "dir-then-file").is_dir() and not any((dest / "dir-then-file").iterdir())
@@ -111,12 +110,13 @@ def test_overwrite_replaces_what_is_in_dest_and_follows_no_planted_symlink(relia
     (out / "sub" / "deeper" / "keep.me").write_text("not in the backup\n")
 
     refused = restore.run_restore(open_repo(reliad.config), bid, dest, [])
-    assert {e["path"].rsplit("/", 1)[-1]: e["reason"] for e in refused["errors"]} == {
-        "a.txt": ALREADY, "b.txt": ALREADY, "empty.txt": ALREADY}
+    assert refused["errors"] == []
+    assert [p.rsplit("/", 1)[-1] for p in refused["kept"]] == ["a.txt", "empty.txt", "b.txt"]  # manifest order
     assert (out / "sub" / "b.txt").read_text() == "stale\n"
 
     # now everything is in the way (the link, the hard link and c.bin were restored above)
     result = restore.run_restore(open_repo(reliad.config), bid, dest, [], overwrite=True)
+    assert result["kept"] == []
     assert [e["path"].rsplit("/", 1)[-1] for e in result["errors"]] == ["empty.txt"]
     assert result["errors"][0]["reason"] == "a directory is in the way"
     assert outside.read_text() == "must stay as it is\n"

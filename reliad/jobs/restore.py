@@ -375,6 +375,7 @@ class Restorer:
         self.progress = progress
         self.where = where  # None: every path as stored
         self.kept: list[str] = []  # entries DEST already had, left alone without --overwrite
+        self._kept: list[tuple[int, str]] = []  # (manifest position, path), as _failed
         self.as_root = os.geteuid() == 0
         self.counts = {"files": 0, "dirs": 0, "links": 0, "bytes": 0}
         # for progress only (left out of the result): the file of several chunks being read now
@@ -420,6 +421,7 @@ class Restorer:
             self._writers.close()
             self._collect()
             self.errors = [err for _, err in sorted(self._failed, key=lambda f: f[0])]
+            self.kept = [path for _, path in sorted(self._kept)]
             self._finish_dirs(root_fd)
         finally:
             self._writers.close()  # no fd left open, whatever stopped the loop
@@ -433,7 +435,7 @@ class Restorer:
 
     def _fail(self, seq: int, path: bytes, reason: str) -> None:
         if reason == KEPT:
-            self.kept.append(display_path(path))
+            self._kept.append((seq, display_path(path)))
             log.debug("event=restore_kept path=%r", os.fsdecode(path))
             return
         self._failed.append((seq, {"path": display_path(path), "reason": reason}))
