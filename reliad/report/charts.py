@@ -61,11 +61,13 @@ def daily_availability(daily: list[dict[str, Any]], w: Words) -> str:
         days = [d["date"][8:] for d in daily]
         parts = {k: [sum((s.get(k) or 0) for s in d["services"].values()) / 60 for d in daily]
                  for k in ("down_s", "maintenance_s")}
+        labelled = False
         for i, d in enumerate(daily):
-            if any(s.get("unmeasured_s") for s in d["services"].values()):
-                ax.axvspan(i - 0.5, i + 0.5, color=GREY, alpha=0.35, linewidth=0,
-                           label=w("unmeasured") if not any(x.get("unmeasured_s") for e in daily[:i]
-                                                               for x in e["services"].values()) else None)
+            share = max((_unmeasured_share(s) for s in d["services"].values()), default=0.0)
+            if share > 0:  # darker the more of the day was not measured
+                ax.axvspan(i - 0.5, i + 0.5, color=GREY, alpha=0.15 + 0.45 * share, linewidth=0,
+                           label=None if labelled else w("unmeasured"))
+                labelled = True
         bottom = [0.0] * len(days)
         for key, color, label in (("down_s", RED, "down_min"), ("maintenance_s", BLUE, "maint_min")):
             ax.bar(days, parts[key], bottom=bottom, color=color, label=w(label), width=0.75)
@@ -78,6 +80,12 @@ def daily_availability(daily: list[dict[str, Any]], w: Words) -> str:
         ax.set_ylim(0, max([*bottom, 1.0]) * 1.15)
         return fig
     return _draw("availability", draw)
+
+
+def _unmeasured_share(s: dict[str, Any]) -> float:
+    """The share of one service's day that was not measured."""
+    total = sum((s.get(k) or 0) for k in ("up_s", "down_s", "maintenance_s", "unmeasured_s"))
+    return (s.get("unmeasured_s") or 0) / total if total else 0.0
 
 
 def failure_rate(days: list[dict[str, Any]], limit: float, w: Words) -> str:
