@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import json
 import os
 import shutil
@@ -526,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
     a.work.mkdir(parents=True, exist_ok=True)
+    lock = lock_work(a.work)  # noqa: F841 (held until the process ends)
     if a.scale_files:
         rows = scale_run(a.work, [int(x) for x in a.scale_files.split(",")], a.file_size, log)
         print("| files | full (s) | us/file | CPU us/file | peak RSS full (MiB) | unchanged incremental (s) "
@@ -584,6 +586,17 @@ def main(argv: list[str] | None = None) -> int:
         for d in [trash, *a.work.glob("run-*")]:
             shutil.rmtree(d, ignore_errors=True)
     return 0
+
+
+def lock_work(work: Path) -> Any:
+    """Hold `work`/.lock for this invocation: a second one on the same directory would set the
+    first one's scratch directories aside (and delete them) while it runs."""
+    fh = open(work / ".lock", "w")  # noqa: SIM115 (kept open: the lock lives as long as the process)
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.exit(f"bench: another benchmark is running in {work}; wait for it, or pass another --work")
+    return fh
 
 
 def set_aside_old_runs(work: Path) -> Path:

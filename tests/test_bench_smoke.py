@@ -6,6 +6,7 @@ reliad alone by default; RELIAD_BENCH_SMOKE_TOOLS=reliad,restic,borg,tar include
 
 from __future__ import annotations
 
+import fcntl
 import filecmp
 import json
 import os
@@ -103,3 +104,16 @@ def test_s3_run_reports_upload_beside_local_throughput(tmp_path):
     need_program("weed")
     row = _bench(tmp_path, "--s3", "--scale", "0.002")["s3_run"]
     assert row["stored_mib"] > 0 and row["local_mb_s"] > 0 and row["s3_upload_mb_s"] > 0
+
+
+def test_a_second_benchmark_on_the_same_work_directory_is_refused(tmp_path):
+    """Two invocations sharing --work would set each other's scratch directories aside."""
+    work = tmp_path / "work"
+    work.mkdir()
+    with open(work / ".lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a running benchmark holds it
+        proc = subprocess.run([sys.executable, "-m", "bench.run", "--tools", "reliad", "--scale", "0.002",
+                               "--runs", "1", "--work", str(work)], cwd=REPO_ROOT, capture_output=True, text=True,
+                              timeout=120)
+    assert proc.returncode == 1 and "another benchmark is running" in proc.stderr
+    assert not list(work.glob("run-*")) and not list(work.glob("tree-*"))  # it touched nothing
