@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 import boto3
+import botocore.auth
 import botocore.exceptions as bx
 import botocore.session
 import crc32c
@@ -51,6 +52,13 @@ from reliad.storage.base import ObjectInfo, ObjectLockedError, StagedWriter
 log = logging.getLogger(__name__)
 for _name in ("botocore", "boto3", "s3transfer", "urllib3"):
     logging.getLogger(_name).setLevel(logging.WARNING)
+# With awscrt installed (needed for CRC32C), botocore signs S3 requests with awscrt's signer,
+# which reads the request body from C. When a server dies mid-upload, s3transfer's reader
+# raises the transfer's failure into every other part still being signed, and awscrt prints
+# each such Python traceback to stderr itself ("Treating Python exception as error") before
+# failing the request. botocore's own signer lets the exception travel as usual, so the
+# upload fails once, as one sentence. (Over HTTPS the body is not read for signing at all.)
+botocore.auth.AUTH_TYPE_MAPS["s3v4"] = botocore.auth.S3SigV4Auth
 
 T = TypeVar("T")
 META_CRC = "reliad-crc32c"
