@@ -4,6 +4,7 @@ finds it clean, not only until the next verification of something else."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from conftest import Reliad, write_config
@@ -56,3 +57,19 @@ def test_prune_forgets_the_damage_of_what_it_removed(tmp_path: Path, src: Path) 
     r.run("backup", "shop", "--type", "full")
     r.run("prune")
     assert _damaged_gauge(r) == 0 and not r.json("status")["damaged"]
+
+
+def test_an_incremental_on_a_damaged_base_runs_as_a_full(tmp_path: Path, src: Path) -> None:
+    r = Reliad(write_config(tmp_path / "reliad.toml", [str(src)]))
+    full = r.json("backup", "shop", "--type", "full")["id"]
+    pack = next((tmp_path / "repo" / "data" / full).glob("*.pack"))
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    pack.write_bytes(bytes(data))
+    r.run("verify", "--mode", "crc", expect=3)
+    (src / "new.txt").write_text("new\n")
+    proc = r.run("backup", "shop", "--type", "incremental", "--json")
+    result = json.loads(proc.stdout)
+    assert result["type"] == "full" and result["base"] is None
+    assert f"backup {full}" in result["note"] and "failed verification" in result["note"]
+    assert r.json("verify", "--mode", "crc", result["id"])["ok"]

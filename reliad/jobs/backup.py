@@ -67,6 +67,16 @@ def source_items(policy: PolicyConfig, skip_dirs: list[Any], left_out: LeftOut) 
     return heapq.merge(*streams, key=lambda i: sort_key(i.path))
 
 
+def _damaged_chain(catalog: Catalog, target: str, base: dict[str, Any]) -> tuple[str, str] | None:
+    """(id, reason) of a backup known damaged among the base and the backups it points into:
+    a new backup built on them would point at the same damaged data."""
+    known = {bid: row for (bid, t), row in catalog.damage().items() if t == target}
+    for bid in (base["id"], *base.get("depends_on", [])):
+        if bid in known:
+            return bid, known[bid]["reason"]
+    return None
+
+
 def _no_space(e: BaseException, config: Config, repo_path: Path) -> str | None:
     """For a full disk: which disk (the repository's or the state directory's, whichever has
     less room) and that the backup's partial data is gone, so that running it again after
@@ -152,11 +162,16 @@ def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: R
     catalog.reconcile(target, all_headers)
     headers = [h for h in all_headers if h.get("policy") == policy.name]
     base = choose_base(headers, requested)
-    btype = requested if base else "full"
     note = None
     if requested != "full" and base is None:
         note = f"no full backup of policy {policy.name!r} to build on yet, so this {requested} runs as a full"
         log.warning("event=promoted_to_full policy=%s requested=%s", policy.name, requested)
+    elif base is not None and (bad := _damaged_chain(catalog, target, base)):
+        note = (f"backup {bad[0]}, which this {requested} would build on, failed verification ({bad[1]}), so it "
+                "runs as a full")
+        log.warning("event=promoted_to_full policy=%s requested=%s damaged_base=%s", policy.name, requested, bad[0])
+        base = None
+    btype = requested if base else "full"
     classes = sorted({c for s in policy.sources for c in s.classes})
     catalog.finish(bid, target, type=btype, base=base["id"] if base else None)
     log.info("event=backup_start id=%s policy=%s type=%s base=%s", bid, policy.name, btype,
