@@ -251,11 +251,14 @@ class Catalog:
         self.db.execute("UPDATE jobs SET status=?, finished_at=?, duration_s=?, error=?, detail=? WHERE seq=?",
                         (status, iso(utcnow()), round(duration_s, 3), error, json.dumps(detail or {}), rowid))
 
-    def last_job(self, kind: str, policy: str | None, ok_only: bool = False) -> dict[str, Any] | None:
+    def last_job(self, kind: str, policy: str | None, ok_only: bool = False,
+                 statuses: tuple[str, ...] = ()) -> dict[str, Any] | None:
+        """The newest job of a kind and policy (only those ending ok, or in `statuses`, when asked)."""
+        wanted = ("ok",) if ok_only else statuses
         q = "SELECT * FROM jobs WHERE kind=? AND policy IS ?"
-        if ok_only:
-            q += " AND status='ok'"
-        row = self.db.execute(q + " ORDER BY started_at DESC, seq DESC LIMIT 1", (kind, policy)).fetchone()
+        if wanted:
+            q += f" AND status IN ({','.join('?' * len(wanted))})"
+        row = self.db.execute(q + " ORDER BY started_at DESC, seq DESC LIMIT 1", (kind, policy, *wanted)).fetchone()
         return dict(row) if row else None
 
     def upsert_from_header(self, target: str, h: dict[str, Any]) -> None:

@@ -24,13 +24,17 @@ from reliad.config.keys import check_keys, format_duration, parse_duration, sugg
 from reliad.errors import ConfigError
 
 BACKUP_TYPES = ("full", "differential", "incremental")
-JOB_TYPES = (*BACKUP_TYPES, "prune")
+JOB_TYPES = (*BACKUP_TYPES, "prune", "verify_fast", "verify_crc")
+# Verification of a policy's backups in each of its targets, in a mode (jobs/verify.py).
+VERIFY_TYPES = {"verify_fast": "fast", "verify_crc": "crc"}
 # Which successful backups renew the recovery point a type's schedule promises: a full
 # captures everything, so it also renews the differential and incremental clocks.
 COVERED_BY = {"full": ("full",), "differential": ("full", "differential"),
               "incremental": ("full", "differential", "incremental")}
-# R8: the standard's recommended periods; prune is ours.
-DEFAULTS = {"incremental": "2h", "full": "12h", "differential": "7d", "prune": "1d"}
+# R8: the standard's recommended periods; prune and verification are ours (every object's
+# size checked daily, stored bytes read back weekly, a slice at a time: docs/INSTALL.md).
+DEFAULTS = {"incremental": "2h", "full": "12h", "differential": "7d", "prune": "1d", "verify_fast": "1d",
+            "verify_crc": "7d"}
 ENTRY_KEYS = ("every", "cron", "start", "end", "jitter", "timezone")
 FORMS = ('a duration like "2h" or "1h30m", a cron expression like "0 */2 * * *", "off", '
          'or a table { every = "12h" | cron = "...", start = "2026-01-01", end = "2027-01-01", jitter = "5m" }')

@@ -13,7 +13,7 @@ from typing import Any
 
 from reliad.catalog import Catalog
 from reliad.config import Config
-from reliad.config.schedule import JOB_TYPES, Schedule
+from reliad.config.schedule import JOB_TYPES, VERIFY_TYPES, Schedule
 from reliad.drills import records
 from reliad.timeutil import iso, parse_iso
 
@@ -46,6 +46,9 @@ class Slot:
 def last_served(catalog: Catalog, policy: str, jtype: str) -> dt.datetime | None:
     if jtype == "prune":
         row = catalog.last_job("prune", policy, ok_only=True)
+        text = row["started_at"] if row else None
+    elif jtype in VERIFY_TYPES:  # a verification that found damage still ran: its slot is served
+        row = catalog.last_job(jtype, policy, statuses=("ok", "damage"))
         text = row["started_at"] if row else None
     else:
         text = catalog.last_served(policy, jtype)

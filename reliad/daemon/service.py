@@ -37,6 +37,7 @@ from typing import Any
 from reliad import audit
 from reliad.catalog import Catalog
 from reliad.config import Config, load_config
+from reliad.config.schedule import VERIFY_TYPES
 from reliad.daemon import drills, ledger, metrics_endpoint, monthly_report
 from reliad.daemon.notify import Notifier
 from reliad.daemon.protocol import JobResult, Request
@@ -139,8 +140,7 @@ class Service:
 
     # -- called by workers ------------------------------------------------------------------
     def job_started(self, req: Request) -> None:
-        verb = "pruning" if req.type == "prune" else f"running {_job_name(req.type)} of"
-        self.notifier.status(f"{verb} {req.policy}")
+        self.notifier.status(f"{_doing(req.type)} {req.policy}")
         self.changed()
 
     def job_finished(self, res: JobResult) -> None:
@@ -201,7 +201,7 @@ class Service:
             for w in self.workers.values():
                 r = w.running
                 if r:
-                    running.append(f"{'pruning' if r.type == 'prune' else _job_name(r.type) + ' of'} {r.policy}")
+                    running.append(f"{_doing(r.type)} {r.policy}")
         nxt = [(j.next_run_time, j.id) for j in self.scheduler.get_jobs() if j.next_run_time] if self.scheduler else []
         head = "running " + ", ".join(running) if running else "idle"
         if nxt:
@@ -316,6 +316,16 @@ class Service:
         log.info("event=stopped")
         self.notifier.close()
         return 0
+
+
+def _doing(jtype: str) -> str:
+    """What a job of this type is doing, for the status line: "pruning", "verifying (crc)",
+    "running full backup of"."""
+    if jtype == "prune":
+        return "pruning"
+    if jtype in VERIFY_TYPES:
+        return f"verifying ({VERIFY_TYPES[jtype]})"
+    return f"running {_job_name(jtype)} of"
 
 
 def run_service(config_path: str | None) -> int:

@@ -12,6 +12,7 @@ import psutil
 
 from reliad.catalog import Catalog
 from reliad.config import Config
+from reliad.config.schedule import VERIFY_TYPES
 from reliad.daemon.scheduling import DRILL_JOBS, plan
 from reliad.daemon.service import STATE_FILE
 from reliad.drills import records
@@ -42,8 +43,8 @@ def status_report(cfg: Config) -> dict[str, Any]:
         for s in slots:
             if s.type in DRILL_JOBS:
                 last_run = _last_drill(drills, s.policy, DRILL_JOBS[s.type])
-            elif s.type == "prune":
-                last = catalog.last_job("prune", s.policy)
+            elif s.type == "prune" or s.type in VERIFY_TYPES:
+                last = catalog.last_job(s.type, s.policy)
                 last_run = {"status": last["status"], "started_at": last["started_at"],
                             "finished_at": last["finished_at"], "error": last["error"]} if last else None
             else:

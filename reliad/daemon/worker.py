@@ -23,7 +23,7 @@ import traceback
 from typing import Any
 
 from reliad.catalog import Catalog
-from reliad.config.schedule import BACKUP_TYPES
+from reliad.config.schedule import BACKUP_TYPES, VERIFY_TYPES
 from reliad.daemon.protocol import JobCancelled, JobResult, Request, WorkerHost
 from reliad.daemon.scheduling import DRILL_JOBS
 from reliad.errors import ReliadError
@@ -32,8 +32,10 @@ from reliad.sources.dump import stop_dumps
 from reliad.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
-# A drill due with a backup waits for it: the drill then restores the newest backup.
-RANK = {"full": 0, "differential": 1, "incremental": 2, "prune": 3, "drill-general": 4, "drill-severe": 5}
+# A drill due with a backup waits for it: the drill then restores the newest backup; a
+# verification comes after both.
+RANK = {"full": 0, "differential": 1, "incremental": 2, "prune": 3, "drill-general": 4, "drill-severe": 5,
+        "verify_crc": 6, "verify_fast": 7}
 LARGER = {"full": (), "differential": ("full",), "incremental": ("full", "differential"), "prune": ()}
 SETTLE_S = 0.5  # jobs APScheduler fires in the same instant arrive within this
 
@@ -235,6 +237,9 @@ class RepoWorker:
             res.backup_id, res.detail = record.get("backup_id"), record
             res.error = None if res.status == "ok" else f"{record['verdict']}: " + "; ".join(record["reasons"])
             return
+        if req.type in VERIFY_TYPES:
+            self._verify(config, req, res)
+            return
         if req.type == "prune":
             from reliad.jobs.prune import run_prune
 
@@ -249,6 +254,31 @@ class RepoWorker:
                             progress=self._progress)
         res.status, res.backup_id, res.detail = result["status"], result["id"], result
         res.error = "; ".join(result["warnings"]) or None
+
+    def _verify(self, config: Any, req: Request, res: JobResult) -> None:
+        """A scheduled verification of one policy's backups in all its targets, recorded as a
+        job (ok, damage, or failed when it could not run) beside what verify records itself."""
+        from reliad.jobs.verify import verify_backups
+
+        catalog = Catalog(config.state_dir)
+        rowid = catalog.job_start(req.type, req.policy, res.target)
+        t0 = time.monotonic()
+        status, error, detail = "failed", None, {}
+        try:
+            report = verify_backups(config, [], VERIFY_TYPES[req.type], policy=req.policy,
+                                    progress=self._progress)
+            damaged = sorted(report.damaged_backups())
+            status = "damage" if report.damaged else "ok"
+            error = "; ".join(f"{d['backup'] or d['path']}: {d['reason']}" for d in report.damaged[:5]) or None
+            detail = {"backups": len(report.backups), "damaged_backups": damaged, "files": report.files,
+                      "bytes_checked": report.bytes_checked}
+        except ReliadError as e:
+            error = str(e)
+            raise
+        finally:
+            catalog.job_finish(rowid, status, time.monotonic() - t0, error, detail)
+            catalog.close()
+        res.status, res.error, res.detail = status, error, detail
 
     def _ensure_recorded(self, config: Any, req: Request, res: JobResult, started: dt.datetime) -> None:
         """A backup that failed before it got a catalog row (lock timeout, unreadable

@@ -358,9 +358,9 @@ def verify_and_record(catalog: Catalog, target: str, repo: Repository, backup_id
     return reports
 
 
-def _listed(catalog: Catalog, target: str) -> dict[str, str]:
-    """{backup id: policy} of the complete backups the catalog records in a target."""
-    return {r["id"]: r["policy"] for r in catalog.backups(target=target) if r["status"] in ("ok", "partial")}
+def _listed(catalog: Catalog, target: str, policy: str | None = None) -> dict[str, str]:
+    """{backup id: policy} of the complete backups the catalog records in a target (of one policy)."""
+    return {r["id"]: r["policy"] for r in catalog.backups(policy, target) if r["status"] in ("ok", "partial")}
 
 
 def _unreadable(catalog: Catalog, report: Report, target: TargetConfig, listed: dict[str, str], reason: str,
@@ -395,18 +395,20 @@ def check_repository_objects(repo: Repository, target: str) -> list[dict[str, An
 
 
 def verify_backups(config: Config, backup_ids: list[str], mode: str, target_name: str | None = None,
-                   progress: Callable[[Report], None] | None = None) -> Report:
+                   progress: Callable[[Any], None] | None = None, policy: str | None = None) -> Report:
     """Verify the named backups (each found in whichever target holds it), or every backup of
-    every target (or of `target_name`) when none is named, recording each policy's result."""
+    every target (or of `target_name`) when none is named, recording each policy's result.
+    With `policy` (the service's scheduled verification): only that policy's backups, in the
+    targets it writes to."""
     catalog = Catalog(config.state_dir)
     try:
-        return _verify(config, catalog, backup_ids, mode, target_name, progress)
+        return _verify(config, catalog, backup_ids, mode, target_name, progress, policy)
     finally:
         catalog.close()
 
 
 def _verify(config: Config, catalog: Catalog, backup_ids: list[str], mode: str, target_name: str | None,
-            progress: Callable[[Report], None] | None) -> Report:
+            progress: Callable[[Any], None] | None, policy: str | None = None) -> Report:
     """What cannot be read is damage, never an empty success: a repository that is missing
     (an unmounted disk) while the catalog lists backups in it, a damaged repository config,
     backups the catalog lists that have no manifest, damaged key slots and audit copies."""
@@ -417,8 +419,11 @@ def _verify(config: Config, catalog: Catalog, backup_ids: list[str], mode: str, 
             t, repo = find_backup(config, bid, target_name)
             work.setdefault(t.name, (repo, []))[1].append(bid)
     else:
-        for t in [config.target(target_name)] if target_name else list(config.targets.values()):
-            listed = _listed(catalog, t.name)
+        targets = [config.target(target_name)] if target_name else list(config.targets.values())
+        if policy is not None:
+            targets = [t for t in targets if t.name in config.policy(policy).targets]
+        for t in targets:
+            listed = _listed(catalog, t.name, policy)
             try:
                 repo = open_repository(config, t)
             except NoRepositoryError as e:
@@ -432,7 +437,7 @@ def _verify(config: Config, catalog: Catalog, backup_ids: list[str], mode: str, 
                 total.damage(None, "keys/" if isinstance(e, DamageError) else "config", f"target {t.name!r}: {e}")
                 _unreadable(catalog, total, t, listed, str(e), mode)
                 continue
-            ids = repo.backup_ids()
+            ids = repo.backup_ids() if policy is None else [b for b in repo.backup_ids() if b in listed]
             gone = {bid: p for bid, p in listed.items() if bid not in set(ids)}
             if gone:
                 _unreadable(catalog, total, t, gone, "its manifest is missing from the repository", mode)
