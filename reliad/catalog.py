@@ -110,7 +110,16 @@ def _v1(db: sqlite3.Connection) -> None:
 
 def _v2(db: sqlite3.Connection) -> None:
     """Damage found by verification, kept per backup until a clean verification as deep
-    clears it (or prune removes the backup), so that it stays known between runs."""
+    clears it (or prune removes the backup), so that it stays known between runs; and when
+    each backup was last verified clean per mode, for the coverage of verification."""
+    db.execute("""
+CREATE TABLE IF NOT EXISTS verified (
+    backup_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (backup_id, target, mode)
+)""")
     db.execute("""
 CREATE TABLE IF NOT EXISTS damage (
     backup_id TEXT NOT NULL,
@@ -383,12 +392,22 @@ class Catalog:
                 "ON CONFLICT (backup_id, target) DO NOTHING", (bid, target, policy, mode, now, reason))
         modes = CLEARS.get(mode, ())
         for bid in clean:
+            self.db.execute("INSERT INTO verified (backup_id, target, mode, at) VALUES (?,?,?,?) "
+                            "ON CONFLICT (backup_id, target, mode) DO UPDATE SET at=excluded.at", (bid, target, mode, now))
             self.db.execute(f"DELETE FROM damage WHERE backup_id=? AND target=? AND mode IN "
                             f"({','.join('?' * len(modes))})", (bid, target, *modes))
 
     def damage(self) -> dict[tuple[str, str], dict[str, Any]]:
         """{(backup id, target): its damage row} for every backup known damaged now."""
         return {(r["backup_id"], r["target"]): dict(r) for r in self.db.execute("SELECT * FROM damage")}
+
+    def verification_ages(self, mode: str = "crc") -> list[dict[str, Any]]:
+        """Each complete backup (ok or partial) with when it finished and when it was last
+        verified clean in `mode` (None: never), for coverage and the oldest unverified age."""
+        return [dict(r) for r in self.db.execute(
+            "SELECT b.id, b.policy, b.target, b.finished_at, v.at AS verified_at FROM backups b LEFT JOIN verified v "
+            "ON v.backup_id = b.id AND v.target = b.target AND v.mode = ? WHERE b.status IN ('ok', 'partial')",
+            (mode,))]
 
     def damage_counts(self) -> dict[tuple[str, str, str], int]:
         """{(policy, target, mode that found it): backups known damaged}."""

@@ -62,3 +62,22 @@ def test_the_service_verifies_on_schedule_and_finds_damage(tmp_path: Path) -> No
     finally:
         d.close()
     assert "verifying (crc)" in "".join(d.notifications()) or "event=job_done policy=shop type=verify_crc" in d.log()
+
+
+def test_coverage_metrics_follow_crc_verification(tmp_path: Path) -> None:
+    from test_metrics import samples, value
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("one\n")
+    r = Reliad(config(tmp_path, [src], ""))
+    r.run("backup", "shop", "--type", "full")
+    s = samples(r.run("metrics").stdout)
+    assert value(s, "reliad_verify_coverage_ratio", policy="shop", target="local") == 0
+    assert value(s, "reliad_verify_within_seconds") == 30 * 86400
+    r.run("verify", "--mode", "fast")  # reads no content: proves nothing for coverage
+    assert value(samples(r.run("metrics").stdout), "reliad_verify_coverage_ratio", policy="shop", target="local") == 0
+    r.run("verify", "--mode", "crc")
+    s = samples(r.run("metrics").stdout)
+    assert value(s, "reliad_verify_coverage_ratio", policy="shop", target="local") == 1
+    assert value(s, "reliad_verify_oldest_unverified_seconds", policy="shop", target="local") < 30 * 86400

@@ -32,8 +32,9 @@ METRICS_KEYS: dict[str, type | tuple[type, ...]] = {
     "allow_insecure": bool,
 }
 # [daemon]: how `reliad run` behaves (reliad/daemon/); durations as in schedules.
-DAEMON_KEYS: dict[str, type | tuple[type, ...]] = {"stop_grace": str, "lock_wait": str, "coalesce": str}
-DAEMON_DEFAULTS = {"stop_grace": "60s", "lock_wait": "10m", "coalesce": "1m"}
+DAEMON_KEYS: dict[str, type | tuple[type, ...]] = {"stop_grace": str, "lock_wait": str, "coalesce": str,
+                                                   "verify_within": str}
+DAEMON_DEFAULTS = {"stop_grace": "60s", "lock_wait": "10m", "coalesce": "1m", "verify_within": "30d"}
 TARGET_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "local": {"type": str, "path": str, "encryption": bool, "pack_size_mib": int},
     # Offsite object store; credentials come from the AWS chain or credentials_file (an AWS
@@ -120,6 +121,7 @@ class DaemonConfig:
     stop_grace: float = 60.0
     lock_wait: float = 600.0
     coalesce: float = 60.0
+    verify_within: float = 30 * 86400.0  # every stored backup read back (crc) at least this often
 
 
 @dataclass

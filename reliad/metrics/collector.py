@@ -125,7 +125,8 @@ class ReliadCollector(Collector):
             catalog = Catalog(config.state_dir)
             try:
                 families = [*self._info(config), *self._backups(config, catalog), *self._schedules(config, catalog),
-                            *self._verification(config, catalog), *self._locks(config, catalog),
+                            *self._verification(config, catalog), *self._coverage(config, catalog),
+                            *self._locks(config, catalog),
                             *self._replication(config, catalog)]
             finally:
                 catalog.close()
@@ -293,6 +294,34 @@ class ReliadCollector(Collector):
             damaged.add_metric(key, float(known.get((r["policy"], r["target"], r["mode"]), 0)))
             checked.add_metric(key, float(r["backups"]))
         yield from (runs, last_run, damaged, checked)
+
+    def _coverage(self, config: Config, catalog: Catalog) -> Iterator[Metric]:
+        """How much of what is stored was read back recently: per policy and target, the
+        share of complete backups verified clean by `crc` within `[daemon] verify_within`,
+        and how long the least recently proven one has gone unproven (since its last clean
+        `crc` verification, or since it was written when never)."""
+        ratio = GaugeMetricFamily(
+            "reliad_verify_coverage_ratio", "Share of complete backups verified clean (crc) within "
+            "[daemon] verify_within; 1 when there are none.", labels=["policy", "target"])
+        oldest = GaugeMetricFamily(
+            "reliad_verify_oldest_unverified_seconds", "Seconds since the least recently proven complete backup was "
+            "last verified clean (crc), or since it was written when never.", labels=["policy", "target"])
+        window = GaugeMetricFamily(
+            "reliad_verify_within_seconds", "[daemon] verify_within: how often every backup is to be read back.")
+        window.add_metric([], config.daemon.verify_within)
+        now = time.time()
+        groups: dict[tuple[str, str], list[tuple[float, bool]]] = {}  # (seconds unproven, verified in window)
+        for r in catalog.verification_ages():
+            proven = _ts(r["verified_at"])
+            age = max(0.0, now - (proven or _ts(r["finished_at"]) or now))
+            groups.setdefault((r["policy"], r["target"]), []).append(
+                (age, proven is not None and age <= config.daemon.verify_within))
+        for p in config.policies.values():
+            for t in p.targets:
+                rows = groups.get((p.name, t), [])
+                ratio.add_metric([p.name, t], sum(ok for _, ok in rows) / len(rows) if rows else 1.0)
+                oldest.add_metric([p.name, t], max((a for a, _ in rows), default=0.0))
+        yield from (ratio, oldest, window)
 
     # ------------------------------------------------------------------ locks
     def _locks(self, config: Config, catalog: Catalog) -> Iterator[Metric]:
