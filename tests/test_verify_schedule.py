@@ -81,3 +81,25 @@ def test_coverage_metrics_follow_crc_verification(tmp_path: Path) -> None:
     s = samples(r.run("metrics").stdout)
     assert value(s, "reliad_verify_coverage_ratio", policy="shop", target="local") == 1
     assert value(s, "reliad_verify_oldest_unverified_seconds", policy="shop", target="local") < 30 * 86400
+
+
+def test_scheduled_crc_verification_reads_a_slice_oldest_proven_first(tmp_path: Path) -> None:
+    """Each run takes the share of backups proven longest ago (never proven first), so runs
+    spread the reading over the window, and a run cut short is taken up where it stopped."""
+    from reliad.config import load_config
+    from reliad.jobs.verify import verify_backups
+
+    src = tmp_path / "src"
+    src.mkdir()
+    cfg = config(tmp_path, [src], "")
+    r = Reliad(cfg)
+    ids = []
+    for i in range(4):
+        (src / f"f{i}.txt").write_text(f"{i}\n")
+        ids.append(r.json("backup", "shop", "--type", "full")["id"])
+    config_ = load_config(cfg)
+    first = verify_backups(config_, [], "crc", policy="shop", share=0.5).backups
+    second = verify_backups(config_, [], "crc", policy="shop", share=0.5).backups
+    third = verify_backups(config_, [], "crc", policy="shop", share=0.5).backups
+    assert sorted(first + second) == sorted(ids) and len(first) == len(second) == 2
+    assert third == first  # now the ones proven longest ago

@@ -265,8 +265,10 @@ class RepoWorker:
         t0 = time.monotonic()
         status, error, detail = "failed", None, {}
         try:
-            report = verify_backups(config, [], VERIFY_TYPES[req.type], policy=req.policy,
-                                    progress=self._progress)
+            mode = VERIFY_TYPES[req.type]
+            period = config.policies[req.policy].schedules[req.type].period(req.due) if mode == "crc" else None
+            share = min(1.0, period / config.daemon.verify_within) if period else 1.0
+            report = verify_backups(config, [], mode, policy=req.policy, progress=self._progress, share=share)
             damaged = sorted(report.damaged_backups())
             status = "damage" if report.damaged else "ok"
             error = "; ".join(f"{d['backup'] or d['path']}: {d['reason']}" for d in report.damaged[:5]) or None

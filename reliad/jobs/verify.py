@@ -11,6 +11,7 @@ byte  compares each file's stored content with the live source, byte for byte; a
 
 from __future__ import annotations
 
+import math
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -84,10 +85,12 @@ def _shown(e: Entry) -> str:
 
 
 class Verifier:
-    def __init__(self, repo: Repository, mode: str, progress: Callable[[Report], None] | None = None) -> None:
+    def __init__(self, repo: Repository, mode: str, progress: Callable[[Report], None] | None = None,
+                 done: Callable[[str, list[dict[str, Any]]], None] | None = None) -> None:
         self.repo = repo
         self.report = Report(mode)
         self.progress = progress
+        self.done = done  # called after each backup with its damage: results are kept as they come
         self._sizes: dict[str, int] | None = None
         self._bad_frames: dict[tuple[str, int], str] = {}
         self._bad_packs: set[str] = set()  # packs already blamed on some path
@@ -109,7 +112,12 @@ class Verifier:
                 self._backup(bid)
             except (DamageError, RepositoryError) as e:
                 self.report.damage(bid, None, str(e))
+            self._done(bid)
         return self.report
+
+    def _done(self, bid: str) -> None:
+        if self.done:
+            self.done(bid, [d for d in self.report.damaged if d["backup"] == bid])
 
     def _backup(self, bid: str) -> None:
         """The manifest first (its own checksum), then every entry, then the backup's own
@@ -229,6 +237,7 @@ class Verifier:
                     self.report.damage(bid, None, str(e))
                 if self.progress:
                     self.progress(self.report)
+            self._done(bid)
         return self.report
 
     def _check_store_sum(self, pack: str, want: int) -> None:
@@ -322,8 +331,9 @@ class Verifier:
 
 
 def run_verify(repo: Repository, backup_ids: list[str], mode: str,
-               progress: Callable[[Report], None] | None = None) -> Report:
-    return Verifier(repo, mode, progress).run(backup_ids)
+               progress: Callable[[Report], None] | None = None,
+               done: Callable[[str, list[dict[str, Any]]], None] | None = None) -> Report:
+    return Verifier(repo, mode, progress, done).run(backup_ids)
 
 
 def _policy_of(repo: Repository, known: dict[str, str], backup_id: str) -> str:
@@ -346,16 +356,29 @@ def verify_and_record(catalog: Catalog, target: str, repo: Repository, backup_id
     reports = []
     for policy, ids in sorted(groups.items()):
         started = iso(utcnow())
-        r = run_verify(repo, ids, mode, progress)
-        found: dict[str, str] = {}
-        for d in r.damaged:
-            found.setdefault(d["backup"], f"{d['path'] or '(manifest)'}: {d['reason']}")
-        catalog.record_damage(target, policy, mode, found, [b for b in r.backups if b not in found])
+
+        def done(bid: str, damage: list[dict[str, Any]], policy: str = policy) -> None:
+            """Kept per backup as it finishes, so that a run cut short (a stop, a kill) keeps what
+            it proved, and the next one starts with the backups proven longest ago."""
+            found = {bid: f"{damage[0]['path'] or '(manifest)'}: {damage[0]['reason']}"} if damage else {}
+            catalog.record_damage(target, policy, mode, found, [] if damage else [bid])
+
+        r = run_verify(repo, ids, mode, progress, done)
         catalog.record_verify(target=target, policy=policy, mode=mode, started_at=started, finished_at=iso(utcnow()),
                               backups=len(r.backups), damaged_backups=len({d["backup"] for d in r.damaged}),
                               files=r.files, bytes_checked=r.bytes_checked)
         reports.append(r)
     return reports
+
+
+def _slice(catalog: Catalog, target: str, mode: str, ids: list[str], share: float) -> list[str]:
+    """The `share` of `ids` proven longest ago in `mode` (never proven first), oldest first;
+    at least one."""
+    if share >= 1.0:
+        return ids
+    proven = {r["id"]: r["verified_at"] or "" for r in catalog.verification_ages(mode) if r["target"] == target}
+    ordered = sorted(ids, key=lambda b: (proven.get(b, ""), b))
+    return ordered[:max(1, math.ceil(len(ordered) * share))]
 
 
 def _listed(catalog: Catalog, target: str, policy: str | None = None) -> dict[str, str]:
@@ -395,20 +418,23 @@ def check_repository_objects(repo: Repository, target: str) -> list[dict[str, An
 
 
 def verify_backups(config: Config, backup_ids: list[str], mode: str, target_name: str | None = None,
-                   progress: Callable[[Any], None] | None = None, policy: str | None = None) -> Report:
+                   progress: Callable[[Any], None] | None = None, policy: str | None = None,
+                   share: float = 1.0) -> Report:
     """Verify the named backups (each found in whichever target holds it), or every backup of
     every target (or of `target_name`) when none is named, recording each policy's result.
     With `policy` (the service's scheduled verification): only that policy's backups, in the
-    targets it writes to."""
+    targets it writes to, and of those only the `share` proven longest ago (never first): a
+    slice, so that runs spread the reading of everything over `[daemon] verify_within`, and a
+    run cut short is taken up where it stopped."""
     catalog = Catalog(config.state_dir)
     try:
-        return _verify(config, catalog, backup_ids, mode, target_name, progress, policy)
+        return _verify(config, catalog, backup_ids, mode, target_name, progress, policy, share)
     finally:
         catalog.close()
 
 
 def _verify(config: Config, catalog: Catalog, backup_ids: list[str], mode: str, target_name: str | None,
-            progress: Callable[[Any], None] | None, policy: str | None = None) -> Report:
+            progress: Callable[[Any], None] | None, policy: str | None = None, share: float = 1.0) -> Report:
     """What cannot be read is damage, never an empty success: a repository that is missing
     (an unmounted disk) while the catalog lists backups in it, a damaged repository config,
     backups the catalog lists that have no manifest, damaged key slots and audit copies."""
@@ -437,10 +463,11 @@ def _verify(config: Config, catalog: Catalog, backup_ids: list[str], mode: str, 
                 total.damage(None, "keys/" if isinstance(e, DamageError) else "config", f"target {t.name!r}: {e}")
                 _unreadable(catalog, total, t, listed, str(e), mode)
                 continue
-            ids = repo.backup_ids() if policy is None else [b for b in repo.backup_ids() if b in listed]
-            gone = {bid: p for bid, p in listed.items() if bid not in set(ids)}
+            stored = repo.backup_ids()
+            gone = {bid: p for bid, p in listed.items() if bid not in set(stored)}
             if gone:
                 _unreadable(catalog, total, t, gone, "its manifest is missing from the repository", mode)
+            ids = stored if policy is None else _slice(catalog, t.name, mode, [b for b in stored if b in listed], share)
             work[t.name] = (repo, ids)
     for tname, (repo, ids) in work.items():
         if not backup_ids:
