@@ -110,16 +110,7 @@ def _v1(db: sqlite3.Connection) -> None:
 
 def _v2(db: sqlite3.Connection) -> None:
     """Damage found by verification, kept per backup until a clean verification as deep
-    clears it (or prune removes the backup), so that it stays known between runs; and when
-    each backup was last verified clean per mode, for the coverage of verification."""
-    db.execute("""
-CREATE TABLE IF NOT EXISTS verified (
-    backup_id TEXT NOT NULL,
-    target TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    at TEXT NOT NULL,
-    PRIMARY KEY (backup_id, target, mode)
-)""")
+    clears it (or prune removes the backup), so that it stays known between runs."""
     db.execute("""
 CREATE TABLE IF NOT EXISTS damage (
     backup_id TEXT NOT NULL,
@@ -132,8 +123,21 @@ CREATE TABLE IF NOT EXISTS damage (
 )""")
 
 
+def _v3(db: sqlite3.Connection) -> None:
+    """When each backup was last verified clean per mode: the coverage of verification, and
+    which backups a scheduled verification reads next (those proven longest ago)."""
+    db.execute("""
+CREATE TABLE IF NOT EXISTS verified (
+    backup_id TEXT NOT NULL,
+    target TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    at TEXT NOT NULL,
+    PRIMARY KEY (backup_id, target, mode)
+)""")
+
+
 # MIGRATIONS[n] brings a catalog from version n to n + 1.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
