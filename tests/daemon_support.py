@@ -55,14 +55,23 @@ def slow_tree(root: Path, files: int = 40) -> Path:
 
 
 def rows(tmp: Path, policy: str = "shop") -> list[dict[str, Any]]:
+    return _catalog(tmp, "SELECT * FROM backups WHERE policy=? ORDER BY started_at, id", (policy,))
+
+
+def jobs(tmp: Path, kind: str) -> list[dict[str, Any]]:
+    """The catalog's job records of a kind (prune, verify_crc, ...), oldest first."""
+    return _catalog(tmp, "SELECT * FROM jobs WHERE kind=? ORDER BY seq", (kind,))
+
+
+def _catalog(tmp: Path, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
+    """Rows of the service's catalog, read-only (empty while it does not exist yet)."""
     db = tmp / "state" / "catalog.db"
     if not db.exists():
         return []
     con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     con.row_factory = sqlite3.Row
     try:
-        return [dict(r) for r in con.execute("SELECT * FROM backups WHERE policy=? ORDER BY started_at, id",
-                                             (policy,))]
+        return [dict(r) for r in con.execute(sql, args)]
     except sqlite3.OperationalError:
         return []
     finally:

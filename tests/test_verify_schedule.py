@@ -5,25 +5,10 @@ job, and damage they find shows in `status` like damage any verify finds."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 from conftest import Reliad
-from daemon_support import Daemon, config, rows, wait_for
-
-
-def _verify_jobs(tmp: Path, kind: str) -> list[dict]:
-    db = tmp / "state" / "catalog.db"
-    if not db.exists():
-        return []
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
-    con.row_factory = sqlite3.Row
-    try:
-        return [dict(r) for r in con.execute("SELECT * FROM jobs WHERE kind=? ORDER BY seq", (kind,))]
-    except sqlite3.OperationalError:
-        return []
-    finally:
-        con.close()
+from daemon_support import Daemon, config, jobs, rows, wait_for
 
 
 def test_defaults_verify_every_policy_daily_and_weekly(tmp_path: Path) -> None:
@@ -45,18 +30,18 @@ def test_the_service_verifies_on_schedule_and_finds_damage(tmp_path: Path) -> No
         wait_for("a full", lambda: [r for r in rows(tmp_path) if r["status"] == "ok"], proc=d)
         bid = rows(tmp_path)[0]["id"]
         first = wait_for("a clean verification of it",
-                         lambda: [j for j in _verify_jobs(tmp_path, "verify_crc") if j["status"] == "ok"
+                         lambda: [j for j in jobs(tmp_path, "verify_crc") if j["status"] == "ok"
                                   and json.loads(j["detail"])["backups"] == 1], proc=d)
         pack = next((tmp_path / "repo" / "data" / bid).glob("*.pack"))
         data = bytearray(pack.read_bytes())
         data[len(data) // 2] ^= 0xFF
         pack.write_bytes(bytes(data))
-        found = wait_for("the damage found", lambda: [j for j in _verify_jobs(tmp_path, "verify_crc")
+        found = wait_for("the damage found", lambda: [j for j in jobs(tmp_path, "verify_crc")
                                                       if j["status"] == "damage"], proc=d)
         assert found[0]["seq"] > first[0]["seq"] and json.loads(found[0]["detail"])["damaged_backups"] == [bid]
         status = Reliad(cfg).json("status")
-        jobs = {j["type"]: j for j in status["jobs"]}
-        assert jobs["verify_crc"]["active"] and jobs["verify_fast"]["state"] == "off"
+        by_type = {j["type"]: j for j in status["jobs"]}
+        assert by_type["verify_crc"]["active"] and by_type["verify_fast"]["state"] == "off"
         assert [x["backup"] for x in status["damaged"]] == [bid]
         assert d.stop() == 0
     finally:

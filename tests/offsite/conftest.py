@@ -21,6 +21,16 @@ def weed(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture
+def own_weed(tmp_path_factory: pytest.TempPathFactory):
+    """A server of its own, for a test that kills it."""
+    need_program("weed")
+    server = Weed(tmp_path_factory.mktemp("weed-own"))
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
 def bucket(weed: Weed) -> str:
     name = bucket_name()
     weed.client().create_bucket(Bucket=name)

@@ -8,39 +8,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import pytest
-from conftest import REPO_ROOT, Reliad, need_program
+from conftest import REPO_ROOT, Reliad
 
 from .seaweed import Weed, bucket_name, s3_config
+from .test_faults import _wait_for
 
 
-@pytest.fixture
-def dying_weed(tmp_path_factory):
-    """A server of its own, because this test kills it."""
-    need_program("weed")
-    server = Weed(tmp_path_factory.mktemp("weed-dies"))
-    server.start()
-    yield server
-    server.kill()
-
-
-def _wait(cond, proc: subprocess.Popen, what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"replicate ended (rc={proc.returncode}) before {what}:\n{out}\n{err}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-def test_server_dies_mid_multipart_upload(dying_weed: Weed, src: Path, tmp_path: Path) -> None:
-    weed = dying_weed
+def test_server_dies_mid_multipart_upload(own_weed: Weed, src: Path, tmp_path: Path) -> None:
+    weed = own_weed  # a server of its own, because this test kills it
     bucket = bucket_name("dies")
     client = weed.client()
     client.create_bucket(Bucket=bucket)
@@ -57,7 +34,7 @@ def test_server_dies_mid_multipart_upload(dying_weed: Weed, src: Path, tmp_path:
         proc = subprocess.Popen([sys.executable, "-m", "reliad", "replicate", *verbose, "-c", str(cfg)],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONPATH": str(REPO_ROOT)})
-        _wait(lambda: client.list_multipart_uploads(Bucket=bucket).get("Uploads"), proc, "a multipart upload")
+        _wait_for(lambda: client.list_multipart_uploads(Bucket=bucket).get("Uploads"), proc, "a multipart upload")
         weed.proc.send_signal(signal.SIGKILL)
         weed.proc.wait()
         out, err = proc.communicate(timeout=300)

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, Reliad, need_program
+from conftest import REPO_ROOT, Reliad
 
-from .seaweed import Weed, bucket_name, s3_config
+from .seaweed import bucket_name, s3_config
 
 
 def _popen(cfg: Path, *args: str) -> subprocess.Popen:
@@ -70,16 +70,6 @@ def test_writer_killed_mid_multipart_upload_leaves_no_object(weed, bucket, src, 
     assert out["targets"][0]["aborted_uploads"] >= 1
     assert not client.list_multipart_uploads(Bucket=bucket).get("Uploads")
     assert r.json("verify", "--mode", "crc", "--target", "offsite")["ok"]
-
-
-@pytest.fixture
-def own_weed(tmp_path_factory):
-    """A server of its own, because this test kills it."""
-    need_program("weed")
-    server = Weed(tmp_path_factory.mktemp("weed-faults"))
-    server.start()
-    yield server
-    server.kill()
 
 
 def test_server_killed_mid_replication_then_catch_up(own_weed, src, tmp_path):
