@@ -50,16 +50,8 @@ def test_a_local_only_config_gets_one_line_for_each_gap(tmp_path: Path) -> None:
     assert len(offsite) == 1 and "R7" in offsite[0] and "'shop'" in offsite[0]
     key = _about(warnings, "only in the state directory")
     assert len(key) == 1 and str(tmp_path / "state") in key[0] and "reliad key export --target local" in key[0]
-    assert not _about(warnings, "no verification schedule")  # verify_fast and verify_crc run by default
-
-
-def test_verification_turned_off_is_warned(tmp_path: Path) -> None:
-    off = '[policies.shop.schedule]\nverify_fast = "off"\nverify_crc = "off"\n'
-    (tmp_path / "src").mkdir()
-    cfg = tmp_path / "reliad.toml"
-    cfg.write_text(BASE.format(local="", more="", targets='"local"') + off)
-    verify = _about(Reliad(cfg).json("check-config")["warnings"], "no verification schedule")
-    assert len(verify) == 1 and "R10c" in verify[0] and "verify_fast, verify_crc" in verify[0]
+    verify = _about(warnings, "no verification schedule")
+    assert len(verify) == 1 and "R10c" in verify[0]
 
 
 def test_an_offsite_target_and_a_key_file_outside_the_state_directory_silence_them(tmp_path: Path) -> None:
@@ -112,3 +104,9 @@ def test_an_active_verification_schedule_silences_its_warning(tmp_path: Path) ->
         pytest.skip("verification is not a schedulable job in this version")
     warnings, _ = _check(tmp_path, schedule=f'[policies.shop.schedule]\n{VERIFY_TYPES[-1]} = "7d"\n')
     assert not _about(warnings, "no verification schedule"), warnings
+
+
+def test_a_policy_verifies_by_default(tmp_path: Path) -> None:
+    """verify_fast (daily) and verify_crc (weekly) are on unless turned off (issue 16, point 6)."""
+    warnings, _ = _check(tmp_path)
+    assert not _about(warnings, "no verification schedule")
