@@ -52,3 +52,27 @@ def test_service_drills_after_backups_at_low_priority_and_catches_up(tmp_path: P
         assert d.stop() == 0
     finally:
         d.close()
+
+
+def test_stopping_the_service_interrupts_a_drill_which_records_itself(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("one\n")
+    flag = tmp_path / "checks-started"
+    cfg = config(tmp_path, [src], 'full = "1h"\nincremental = "off"\ndifferential = "off"\nprune = "off"',
+                 '[daemon]\nstop_grace = "1s"\n'
+                 '[drills.shop]\nstandby = "standby"\nschedule = { general = "2s", severe = "off" }\n'
+                 f'[[drills.shop.checks]]\nname = "slow"\ncommand = "touch {flag}; sleep 120"\n')
+    d = Daemon(tmp_path, cfg)
+    try:
+        wait_for("the drill's checks", flag.exists, proc=d)
+        assert d.stop() == 0
+    finally:
+        d.close()
+    (rec,) = drills(cfg)
+    assert rec["verdict"] == "NOT_VERIFIED"
+    phases = {p["name"]: p["outcome"] for p in rec["phases"]}
+    assert phases["checks"] == "interrupted" and phases["failover"] == "skipped" and phases["cleanup"] == "ok"
+    assert any("interrupted" in reason for reason in rec["reasons"])
+    assert not any((tmp_path / "standby").iterdir())  # cleaned up on its way out
+    assert not (tmp_path / "state" / "drills" / "running" / "shop.json").exists()

@@ -188,3 +188,33 @@ def test_drill_killed_mid_restore_then_a_clean_drill(tmp_path, src):
     assert "interrupted" in history[0]["reasons"][0]
     assert not (tmp_path / "state" / "drills" / "running" / "shop.json").exists()
     r.run("backup", "shop", "--type", "incremental")  # nothing left behind trips the next backup
+
+
+def test_drill_of_a_named_older_backup(tmp_path, src):
+    r = drill_config(tmp_path, src)
+    full = r.json("backup", "shop", "--type", "full")
+    (src / "a.txt").write_text("newer\n")
+    r.run("backup", "shop", "--type", "incremental")
+    rec = drill(r, "--backup", full["id"])
+    assert rec["verdict"] == "PASS" and rec["backup_id"] == full["id"]
+    rec = drill(r, "--backup", "20200101T000000.000000Z-000000", expect=1)
+    assert rec["verdict"] == "NOT_VERIFIED" and "is not a complete backup of policy 'shop'" in rec["reasons"][0]
+
+
+def test_refuses_to_start_without_the_space_it_needs(tmp_path, src):
+    standby = tmp_path / "small"
+    standby.mkdir()
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(standby)], capture_output=True,
+                           text=True)
+    if mount.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mount.stderr.strip()}")
+    try:
+        r = drill_config(tmp_path, src)
+        r.config.write_text(r.config.read_text().replace('standby = "standby"', f'standby = "{standby}"'))
+        r.run("backup", "shop", "--type", "full")  # 3 MiB, on a 1 MiB file system
+        rec = drill(r, expect=1)
+        assert rec["verdict"] == "NOT_VERIFIED" and "not enough space for the standby" in rec["reasons"][0]
+        assert {p["name"]: p["outcome"] for p in rec["phases"]}["restore"] == "skipped"
+        assert list(standby.iterdir()) == []
+    finally:
+        subprocess.run(["umount", str(standby)], check=True)

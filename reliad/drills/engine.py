@@ -342,8 +342,9 @@ class Drill:
         rows = [r for r in catalog.backups(self.policy.name, target) if r["status"] == "ok"]
         if self.requested is not None:
             if not any(r["id"] == self.requested for r in rows):
-                raise ConfigError(f"backup {self.requested!r} is not a complete backup of policy {self.policy.name!r} "
-                                  f"in target {target!r}; 'reliad list {self.policy.name}' shows them")
+                raise PhaseStop(NOT_RUN, f"backup {self.requested!r} is not a complete backup of policy "
+                                         f"{self.policy.name!r} in target {target!r}; 'reliad list {self.policy.name}' "
+                                         "shows them")
             return self.requested
         if not rows:
             raise PhaseStop(NOT_RUN, f"policy {self.policy.name!r} has no complete backup in target {target!r} yet; "
