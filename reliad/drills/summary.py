@@ -39,8 +39,11 @@ def render(r: dict[str, Any]) -> str:
             lines.append(f"  {p['name']:<9} {p['outcome']:<12} {duration(p['duration_s']):>9} "
                          f"{human_bytes(p['bytes']):>10}  {detail[:70]}")
     rt, obj = r.get("recovery_time_s"), r.get("objective_s")
-    if rt is not None and obj is not None:
+    restored = {p["name"]: p["outcome"] for p in r.get("phases", [])}.get("restore") == "ok"
+    if rt is not None and obj is not None and restored:
         lines.append(f"  recovery time {duration(rt)} against the objective {duration(obj)}: {_met(rt <= obj)}")
+    elif rt is not None and obj is not None:
+        lines.append(f"  recovery did not complete ({duration(rt)} spent; objective {duration(obj)})")
     c, target = r.get("completeness"), r.get("completeness_target")
     if c is None:
         lines.append(f"  completeness not measured (target {percent(target)})")
