@@ -218,3 +218,14 @@ def test_refuses_to_start_without_the_space_it_needs(tmp_path, src):
         assert list(standby.iterdir()) == []
     finally:
         subprocess.run(["umount", str(standby)], check=True)
+
+
+def test_check_config_refuses_a_standby_over_a_source_and_warns_about_severe_drills(tmp_path, src):
+    r = drill_config(tmp_path, src)
+    out = r.json("check-config")
+    assert out["drills"]["shop"] == {"standby": str(tmp_path / "standby"), "general": "cron '0 4 1 * *'",
+                                     "severe": "cron '0 5 1 1,4,7,10 *'"}
+    assert any("no offsite target, so its severe drills will fail" in w for w in out["warnings"])
+    r.config.write_text(r.config.read_text().replace('standby = "standby"', f'standby = "{src}/sub"'))
+    err = r.run("check-config", expect=2).stderr
+    assert f"drills.shop.standby: {src}/sub overlaps the source path {src}" in err

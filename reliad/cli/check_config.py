@@ -24,6 +24,8 @@ def check_config_cmd(ctx: Context, file: str | None, no_paths: bool) -> int:
     uncovered = [c for c, holders in coverage.items() if not holders]
     schedules = {p.name: {t: sch.describe() for t, sch in p.schedules.items()} for p in cfg.policies.values()}
     retention = {p.name: p.retention.rules for p in cfg.policies.values()}
+    drills = {n: {"standby": str(d.standby), **{s: sch.describe() for s, sch in d.schedules.items()}}
+              for n, d in cfg.drills.items()}
 
     if problems and not ctx.as_json:
         for line in problems:
@@ -36,9 +38,11 @@ def check_config_cmd(ctx: Context, file: str | None, no_paths: bool) -> int:
             lines.append(f"  {name}: " + "; ".join(f"{t} {d}" for t, d in sch.items())
                          + "; retention " + (", ".join(f"{k} = {v}" for k, v in retention[name].items())
                                              or "keeps everything"))
+            d = drills[name]
+            lines.append(f"  {name} drills: general {d['general']}; severe {d['severe']}; standby {d['standby']}")
         return "\n".join(lines)
 
     ctx.emit({"ok": not problems, "file": str(cfg.path), "policies": sorted(cfg.policies), "problems": problems,
               "warnings": warnings, "classes": coverage, "uncovered_classes": uncovered,
-              "schedules": schedules, "retention": retention}, text)
+              "schedules": schedules, "retention": retention, "drills": drills}, text)
     return 2 if problems else 0

@@ -5,6 +5,7 @@ Parsing alone must not touch the host, so that a file meant for another host sti
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from reliad.config.model import CONTENT_CLASSES, Config
 
@@ -41,6 +42,8 @@ def check_paths(cfg: Config, paths: bool = True) -> tuple[list[str], list[str]]:
             if pf and os.path.exists(pf) and os.stat(pf).st_mode & 0o077:
                 warnings.append(f"policy {p.name!r}, source {s.name!r}: password_file {pf} can be read by other "
                                 "users; chmod 600 it")
+    for name, dc in cfg.drills.items():
+        _check_drill(cfg, name, dc, problems, warnings)
     coverage = class_coverage(cfg)
     uncovered = [c for c, holders in coverage.items() if not holders]
     if uncovered:
@@ -48,3 +51,22 @@ def check_paths(cfg: Config, paths: bool = True) -> tuple[list[str], list[str]]:
                         f"{', '.join(uncovered)} (R9 asks for all of {', '.join(CONTENT_CLASSES)}); "
                         "add them to the classes of the sources that hold that content")
     return problems, warnings
+
+
+def _check_drill(cfg: Config, name: str, dc: Any, problems: list[str], warnings: list[str]) -> None:
+    """A standby that would overwrite what is backed up is an error; a severe drill that cannot
+    open the offsite copy (no target, no key of its own) is worth a warning before it fails."""
+    standby = dc.standby.resolve()
+    for s in cfg.policies[name].sources:
+        for path in s.paths:
+            p = path.resolve()
+            if standby == p or p in standby.parents or standby in p.parents:
+                problems.append(f"{cfg.path}: drills.{name}.standby: {standby} overlaps the source path {p}; a "
+                                "drill never writes there, so give the standby a directory of its own")
+    if dc.schedules["severe"].enabled:
+        if dc.offsite_target is None:
+            warnings.append(f"policy {name!r} has no offsite target, so its severe drills will fail; add an s3 or "
+                            f"offline target, or set drills.{name}.schedule.severe = \"off\"")
+        elif not dc.recovery_key:
+            warnings.append(f"severe drills of policy {name!r} need a key of their own for the offsite copy: set "
+                            f"drills.{name}.recovery_key (docs/DRILLS.md), or they will fail")
