@@ -27,7 +27,7 @@ from typing import Any
 
 from reliad.catalog import Catalog
 from reliad.config import KEY_SOURCE_KEYS, Config, TargetConfig
-from reliad.config.drills import DrillConfig
+from reliad.config.drills import SCENARIOS, DrillConfig
 from reliad.drills import bookkeeping, databases, records, status
 from reliad.drills.checks import command_check, drill_env, sql_check
 from reliad.drills.grading import (
@@ -55,7 +55,6 @@ from reliad.targets import attached, open_repository
 from reliad.timeutil import iso, parse_iso, utcnow
 
 log = logging.getLogger(__name__)
-SCENARIOS = ("general", "severe")
 SPACE_MARGIN = 1.05  # restore needs the backup's bytes plus room for directories and metadata
 _MISSING = (126, 127)
 

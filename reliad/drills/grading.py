@@ -26,11 +26,7 @@ PHASES = ("prepare", "fetch", "restore", "verify", "load", "checks", "failover",
 # without databases, failover not configured); failed (it ran and went wrong); not_run (it
 # should have run and could not); interrupted (it started and was stopped).
 OK, SKIPPED, FAILED, NOT_RUN, INTERRUPTED = "ok", "skipped", "failed", "not_run", "interrupted"
-OUTCOMES = (OK, SKIPPED, FAILED, NOT_RUN, INTERRUPTED)
 EXIT_PASS, EXIT_FAIL, EXIT_DAMAGE = 0, 1, 3
-# The standard's objectives (R12, R13), used when a policy sets none.
-DEFAULT_OBJECTIVE_S = {"general": 3600.0, "severe": 12 * 3600.0}
-DEFAULT_COMPLETENESS = {"general": 1.0, "severe": 0.98}
 
 
 @dataclass

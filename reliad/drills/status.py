@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reliad.config import Config
+from reliad.config.drills import SCENARIOS
 from reliad.timeutil import iso, parse_iso
 
 VERIFIED, NOT_VERIFIED = "VERIFIED", "NOT_VERIFIED"
@@ -68,5 +69,5 @@ def policy_status(config: Config, policy: str, drills: Sequence[dict[str, Any]],
     out = judge(mine, current, validity, now)
     out["policy"] = policy
     out["scenarios"] = {s: judge([d for d in mine if d.get("scenario") == s], current, validity, now)
-                        for s in ("general", "severe")}
+                        for s in SCENARIOS}
     return out

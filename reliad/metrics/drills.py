@@ -11,12 +11,11 @@ from typing import Any
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from reliad.config import Config
+from reliad.config.drills import SCENARIOS
 from reliad.drills import records
 from reliad.drills.grading import VERDICTS
 from reliad.drills.status import VERIFIED, policy_status
 from reliad.timeutil import parse_iso, utcnow
-
-SCENARIOS = ("general", "severe")
 
 
 def _ts(text: Any) -> float | None:
