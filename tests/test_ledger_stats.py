@@ -91,3 +91,28 @@ def test_periods() -> None:
     assert parse_period("30d", now)[:2] == (datetime(2026, 2, 13, 12, tzinfo=UTC), now)
     with pytest.raises(ConfigError, match="2026-13"):
         parse_period("2026-13", now)
+
+
+def test_the_daily_failure_rate_counts_each_check_on_the_local_day(tmp_path: Path) -> None:
+    """A month in Asia/Shanghai (UTC+8): a probe that failed at 20:00 UTC on the 5th failed at
+    04:00 on the 6th on the reader's calendar, and the 6th is the day over 1 %."""
+    from zoneinfo import ZoneInfo
+
+    cfg = tmp_path / "reliad.toml"
+    cfg.write_text('state_dir = "state"\n')
+    config = load_config(cfg)
+    led = Ledger(config.state_dir)
+    try:
+        run = led.run_started("h", 1, at("2026-03-01T00:00:00Z"))
+        for t, ok in (("2026-03-05T12:00:00Z", True), ("2026-03-05T20:00:00Z", False), ("2026-03-06T12:00:00Z", True)):
+            led.record_round(run_id=run, service="web", at=at(t), ok=ok, duration_s=0.1,
+                             probe=None if ok else "http", error=None if ok else "503")
+        tz = ZoneInfo("Asia/Shanghai")
+        s = compute(led, config, datetime(2026, 3, 1, tzinfo=tz), datetime(2026, 4, 1, tzinfo=tz),
+                    now=at("2026-04-02T00:00:00Z"))
+    finally:
+        led.close()
+    daily = s["daily_failure_rate"]
+    assert daily["days_over"] == ["2026-03-06"]
+    counted = {d["day"]: (d["checks"], d["failed"]) for d in daily["days"] if d["checks"]}
+    assert counted == {"2026-03-05": (1, 0), "2026-03-06": (2, 1)}

@@ -51,13 +51,20 @@ def _ts(value: str | None) -> float | None:
     return None if value is None else parse_iso(value).timestamp()
 
 
-def _days(start: datetime, end: datetime) -> list[str]:
+def _day_bounds(start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
+    """Each day of [start, end) in the period's own time zone (a report's month is local), as
+    (date, its first instant, the next day's first instant)."""
     day = start.replace(hour=0, minute=0, second=0, microsecond=0)
     out = []
     while day < end:
-        out.append(day.strftime("%Y-%m-%d"))
-        day += timedelta(days=1)
+        nxt = day + timedelta(days=1)  # wall-clock arithmetic: the next local midnight, DST or not
+        out.append((day.strftime("%Y-%m-%d"), day, nxt))
+        day = nxt
     return out
+
+
+def _days(start: datetime, end: datetime) -> list[str]:
+    return [label for label, _, _ in _day_bounds(start, end)]
 
 
 def _recurring(service_cfg: ServiceConfig | None, start: datetime, end: datetime) -> list[tuple[float, float, str]]:
@@ -179,17 +186,21 @@ def _mtbf(year: dict[str, _Inputs], window: fig.Interval) -> dict[str, Any]:
 def _daily_checks(ledger: Ledger, config: Config, start: datetime, end: datetime,
                   service: str | None) -> dict[str, tuple[int, int]]:
     """Probe rounds from the ledger plus, for the whole platform, reliad's own backup, verify,
-    replication and prune jobs from the catalog."""
-    days = dict(ledger.daily_checks(start, end, service))
-    if service is None and (config.state_dir / "catalog.db").exists():
-        catalog = Catalog(config.state_dir)
-        try:
-            jobs = catalog.daily_checks(iso(start), iso(end))
-        finally:
+    replication and prune jobs from the catalog, per day of the period's own time zone: each
+    local day is asked for by its bounds, so a check near midnight counts on the day the
+    reader's calendar shows, not on its UTC date."""
+    catalog = Catalog(config.state_dir) if service is None and (config.state_dir / "catalog.db").exists() else None
+    days: dict[str, tuple[int, int]] = {}
+    try:
+        for label, d0, d1 in _day_bounds(start, end):
+            counts = list(ledger.daily_checks(d0, d1, service).values())
+            if catalog is not None:
+                counts += catalog.daily_checks(iso(d0), iso(d1)).values()
+            if counts:
+                days[label] = (sum(c for c, _ in counts), sum(f for _, f in counts))
+    finally:
+        if catalog is not None:
             catalog.close()
-        for day, (checks, failed) in jobs.items():
-            c, f = days.get(day, (0, 0))
-            days[day] = (c + checks, f + failed)
     return days
 
 
