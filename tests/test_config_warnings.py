@@ -100,8 +100,6 @@ def test_the_severe_drills_recovery_key_is_a_key_copy(tmp_path: Path) -> None:
 
 
 def test_an_active_verification_schedule_silences_its_warning(tmp_path: Path) -> None:
-    if not VERIFY_TYPES:
-        pytest.skip("verification is not a schedulable job in this version")
     warnings, _ = _check(tmp_path, schedule=f'[policies.shop.schedule]\n{VERIFY_TYPES[-1]} = "7d"\n')
     assert not _about(warnings, "no verification schedule"), warnings
 

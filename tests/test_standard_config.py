@@ -8,8 +8,6 @@ import tomllib
 
 from conftest import REPO_ROOT, Reliad
 
-from reliad.config.advice import VERIFY_TYPES
-
 STANDARD = REPO_ROOT / "policies" / "standard.toml"
 
 
@@ -20,9 +18,7 @@ def _check() -> dict:
 def test_standard_config_validates_without_warnings() -> None:
     data = _check()
     assert data["ok"] and not data["problems"], data
-    # Until verification is a schedulable job (issue 16), no configuration can have a schedule for it.
-    expected = [] if VERIFY_TYPES else ["policy 'shop' has no verification schedule"]
-    assert [w.split(":")[0] for w in data["warnings"]] == expected, data["warnings"]
+    assert data["warnings"] == [], data["warnings"]
     assert data["uncovered_classes"] == []
     assert all(holders for holders in data["classes"].values())
 
@@ -50,6 +46,7 @@ def test_standard_config_keeps_the_key_outside_the_state_directory() -> None:
 def test_standard_config_uses_the_recommended_schedules() -> None:
     sched = _check()["schedules"]["shop"]
     assert (sched["incremental"], sched["full"], sched["differential"]) == ("every 2h", "every 12h", "every 7d")
+    assert (sched["verify_fast"], sched["verify_crc"]) == ("every 1d", "every 7d")  # R10c, on a schedule
     text = STANDARD.read_text()
     for clause in ("R6", "R7", "R8", "R9", "R10a", "R10b", "R10c", "R16", "R19", "R20"):
         assert clause in text, clause

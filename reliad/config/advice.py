@@ -11,11 +11,11 @@ from urllib.parse import urlsplit
 
 from reliad.config.keys import resolve_path
 from reliad.config.model import KEY_SOURCE_KEYS, Config, PolicyConfig, TargetConfig
-from reliad.config.schedule import JOB_TYPES
+from reliad.config.schedule import VERIFY_TYPES as VERIFY_MODES
 from reliad.config.service import is_loopback
 
 FILE_KEY_SOURCES = ("key_file", "passphrase_file")
-VERIFY_TYPES = tuple(t for t in JOB_TYPES if t.startswith("verify"))
+VERIFY_TYPES = tuple(VERIFY_MODES)  # verify_fast, verify_crc
 
 
 def standard_warnings(config: Config) -> list[str]:
@@ -66,12 +66,11 @@ def _no_key_copy(config: Config, policy: PolicyConfig) -> str | None:
 
 
 def _no_verification(config: Config, policy: PolicyConfig) -> str | None:
-    active = [t for t in VERIFY_TYPES if t in policy.schedules and policy.schedules[t].enabled]
-    if active:
+    """Both verification types are on by default; only a policy that turned them all off is warned."""
+    if any(policy.schedules[t].enabled for t in VERIFY_TYPES if t in policy.schedules):
         return None
     return (f"policy {policy.name!r} has no verification schedule: its backups are checked only when someone runs "
-            "'reliad verify' (R10c); " + (f"set one of {', '.join(VERIFY_TYPES)} in its schedule" if VERIFY_TYPES
-                                          else "run 'reliad verify --mode crc' from a timer or cron"))
+            f"'reliad verify' (R10c); set {' or '.join(VERIFY_TYPES)} in its schedule")
 
 
 def _plain_http(target: TargetConfig) -> str | None:
