@@ -20,6 +20,8 @@ import logging
 import threading
 import time
 import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from reliad.catalog import Catalog
@@ -32,11 +34,6 @@ from reliad.sources.dump import stop_dumps
 from reliad.timeutil import iso, utcnow
 
 log = logging.getLogger(__name__)
-# A drill due with a backup waits for it: the drill then restores the newest backup; a
-# verification comes after both.
-RANK = {"full": 0, "differential": 1, "incremental": 2, "prune": 3, "drill-general": 4, "drill-severe": 5,
-        "verify_crc": 6, "verify_fast": 7}
-LARGER = {"full": (), "differential": ("full",), "incremental": ("full", "differential"), "prune": ()}
 SETTLE_S = 0.5  # jobs APScheduler fires in the same instant arrive within this
 
 
@@ -136,7 +133,7 @@ class RepoWorker:
         window = dt.timedelta(seconds=self.service.config.daemon.coalesce)
         first = min(self.pending.values(), key=lambda r: r.due)
         together = [r for r in self.pending.values() if r.policy == first.policy and r.due - first.due <= window]
-        req = min(together, key=lambda r: (RANK[r.type], r.due))
+        req = min(together, key=lambda r: (JOB_KINDS[r.type].rank, r.due))
         del self.pending[(req.policy, req.type)]
         return req
 
@@ -151,7 +148,7 @@ class RepoWorker:
         period = policy.schedules[req.type].period(req.due) if policy else None
         if period:
             window = min(window, period / 2)
-        for larger in LARGER.get(req.type, ()):
+        for larger in JOB_KINDS[req.type].covered_by:
             with self.cond:
                 waiting = self.pending.get((req.policy, larger))
             if waiting and abs((waiting.due - req.due).total_seconds()) <= window:
@@ -229,25 +226,25 @@ class RepoWorker:
             raise JobCancelled(self.cancel_reason)
 
     def _run(self, config: Any, req: Request, res: JobResult) -> None:
-        if req.type in DRILL_JOBS:
-            from reliad.daemon.drills import run_drill_process
+        JOB_KINDS[req.type].run(self, config, req, res)
 
-            record = run_drill_process(config, req.policy, DRILL_JOBS[req.type], self.cancel_event)
-            res.status = "ok" if record["verdict"] == "PASS" else "failed"
-            res.backup_id, res.detail = record.get("backup_id"), record
-            res.error = None if res.status == "ok" else f"{record['verdict']}: " + "; ".join(record["reasons"])
-            return
-        if req.type in VERIFY_TYPES:
-            self._verify(config, req, res)
-            return
-        if req.type == "prune":
-            from reliad.jobs.prune import run_prune
+    def _drill(self, config: Any, req: Request, res: JobResult) -> None:
+        from reliad.daemon.drills import run_drill_process
 
-            report = run_prune(config, [req.policy], lock_wait=config.daemon.lock_wait)  # it records itself
-            res.status = "ok" if report["ok"] else "failed"
-            res.error = "; ".join(e for t in report["targets"] for e in t.get("errors", [])) or None
-            res.detail = report
-            return
+        record = run_drill_process(config, req.policy, DRILL_JOBS[req.type], self.cancel_event)
+        res.status = "ok" if record["verdict"] == "PASS" else "failed"
+        res.backup_id, res.detail = record.get("backup_id"), record
+        res.error = None if res.status == "ok" else f"{record['verdict']}: " + "; ".join(record["reasons"])
+
+    def _prune(self, config: Any, req: Request, res: JobResult) -> None:
+        from reliad.jobs.prune import run_prune
+
+        report = run_prune(config, [req.policy], lock_wait=config.daemon.lock_wait)  # it records itself
+        res.status = "ok" if report["ok"] else "failed"
+        res.error = "; ".join(e for t in report["targets"] for e in t.get("errors", [])) or None
+        res.detail = report
+
+    def _backup(self, config: Any, req: Request, res: JobResult) -> None:
         from reliad.jobs.backup import run_backup
 
         result = run_backup(config, req.policy, req.type, lock_wait=config.daemon.lock_wait,
@@ -299,3 +296,28 @@ class RepoWorker:
             res.backup_id = bid
         finally:
             catalog.close()
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """How the worker runs one job type. When several of one policy are waiting, the lowest
+    `rank` runs first; `covered_by` names the larger backup types whose run makes this one
+    redundant (it is then recorded as skipped). A new kind of job is one line here."""
+
+    run: Callable[[RepoWorker, Any, Request, JobResult], None]
+    rank: int
+    covered_by: tuple[str, ...] = ()
+
+
+# A drill due with a backup waits for it: the drill then restores the newest backup; a
+# verification comes after both.
+JOB_KINDS: dict[str, JobKind] = {
+    "full": JobKind(RepoWorker._backup, 0),
+    "differential": JobKind(RepoWorker._backup, 1, ("full",)),
+    "incremental": JobKind(RepoWorker._backup, 2, ("full", "differential")),
+    "prune": JobKind(RepoWorker._prune, 3),
+    "drill-general": JobKind(RepoWorker._drill, 4),
+    "drill-severe": JobKind(RepoWorker._drill, 5),
+    "verify_crc": JobKind(RepoWorker._verify, 6),
+    "verify_fast": JobKind(RepoWorker._verify, 7),
+}
