@@ -25,6 +25,7 @@ from typing import Any
 import psutil
 
 from reliad import sqlitecheck
+from reliad.config.schedule import VERIFY_TYPES
 from reliad.errors import ReliadError
 from reliad.statedir import ensure_state_dir
 from reliad.timeutil import iso, utcnow
@@ -469,8 +470,8 @@ class Catalog:
     def daily_checks(self, since: str, until: str) -> dict[str, tuple[int, int]]:
         """{UTC day: (jobs, failed jobs)} of reliad's own work started in [since, until), for the
         daily failure rate (R5): every backup run (skipped slots are no run; a partial one failed,
-        a pruned one succeeded), every verification
-        (failed when it found damage), every other job (prune), and every copy of a backup to an
+        a pruned one succeeded), every verification (failed when it found damage; a scheduled one
+        that could not run at all failed too), every other job (prune), and every copy of a backup to an
         offsite target (failed while it is pending after an error)."""
         out: dict[str, tuple[int, int]] = {}
         queries = (
@@ -479,8 +480,11 @@ class Catalog:
             "GROUP BY day",
             "SELECT substr(started_at, 1, 10) AS day, count(*) AS n, sum(damaged_backups > 0) AS bad "
             "FROM verify_runs WHERE started_at >= ? AND started_at < ? GROUP BY day",
+            # a scheduled verification that ran is counted once, by its verify_runs rows above;
+            # its job row counts only when it could not run at all (and so left no such row)
             "SELECT substr(started_at, 1, 10) AS day, count(*) AS n, sum(status != 'ok') AS bad "
-            "FROM jobs WHERE status != 'running' AND started_at >= ? AND started_at < ? GROUP BY day",
+            "FROM jobs WHERE status != 'running' AND started_at >= ? AND started_at < ? "
+            f"AND NOT (kind IN ({', '.join(repr(k) for k in VERIFY_TYPES)}) AND status != 'failed') GROUP BY day",
             "SELECT substr(coalesce(replicated_at, last_attempt_at), 1, 10) AS day, count(*) AS n, "
             "sum(state = 'pending') AS bad FROM replication WHERE (state = 'replicated' OR last_error IS NOT NULL) "
             "AND coalesce(replicated_at, last_attempt_at) >= ? AND coalesce(replicated_at, last_attempt_at) < ? "

@@ -77,3 +77,25 @@ def test_a_catalog_newer_than_this_release_is_refused(tmp_path: Path) -> None:
     con.close()
     with pytest.raises(ReliadError, match="newer than this reliad"):
         Catalog(state)
+
+
+def test_a_scheduled_verification_is_one_check_of_the_daily_failure_rate(tmp_path: Path) -> None:
+    """R5 counts each check once: a scheduled verify leaves a job row and its verify_runs row,
+    and only the verify_runs row counts, unless the job could not run at all."""
+    from reliad.timeutil import iso, utcnow
+
+    catalog = Catalog(tmp_path / "state")
+    try:
+        now = iso(utcnow())
+        ran = catalog.job_start("verify_crc", "shop", "local")
+        catalog.record_verify(target="local", policy="shop", mode="crc", started_at=now, finished_at=now,
+                              backups=3, damaged_backups=1, files=10, bytes_checked=100)
+        catalog.job_finish(ran, "damage", 1.0)
+        could_not = catalog.job_start("verify_fast", "shop", "local")
+        catalog.job_finish(could_not, "failed", 0.1, "repository missing")
+        pruned = catalog.job_start("prune", "shop", "local")
+        catalog.job_finish(pruned, "ok", 0.1)
+        (checks,) = catalog.daily_checks("2000-01-01T00:00:00Z", "2999-01-01T00:00:00Z").values()
+    finally:
+        catalog.close()
+    assert checks == (3, 2)  # the damaged verification, the one that could not run, the prune
