@@ -33,7 +33,7 @@ METRICS_KEYS: dict[str, type | tuple[type, ...]] = {
 }
 # [daemon]: how `reliad run` behaves (reliad/daemon/); durations as in schedules.
 DAEMON_KEYS: dict[str, type | tuple[type, ...]] = {"stop_grace": str, "lock_wait": str, "coalesce": str,
-                                                   "verify_within": str}
+                                                   "verify_within": str, "verify_rate_mib_s": (int, float)}
 DAEMON_DEFAULTS = {"stop_grace": "60s", "lock_wait": "10m", "coalesce": "1m", "verify_within": "30d"}
 TARGET_KEYS: dict[str, dict[str, type | tuple[type, ...]]] = {
     "local": {"type": str, "path": str, "encryption": bool, "pack_size_mib": int},
@@ -122,6 +122,7 @@ class DaemonConfig:
     lock_wait: float = 600.0
     coalesce: float = 60.0
     verify_within: float = 30 * 86400.0  # every stored backup read back (crc) at least this often
+    verify_rate_mib_s: float = 0.0  # scheduled verification reads at most this fast (0: no limit)
 
 
 @dataclass

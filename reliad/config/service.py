@@ -28,7 +28,11 @@ def parse_daemon(file: Path, raw: Any) -> DaemonConfig:
         except ValueError:
             raise ConfigError(f'{file}: daemon.{key} must be a duration like "30s", "5m" or "1h", '
                               f"not {text!r}") from None
-    return DaemonConfig(**values)
+    rate = raw.get("verify_rate_mib_s", 0)
+    if isinstance(rate, bool) or rate < 0:
+        raise ConfigError(f"{file}: daemon.verify_rate_mib_s must be a number of MiB per second (0: no limit), "
+                          f"not {rate!r}")
+    return DaemonConfig(**values, verify_rate_mib_s=float(rate))
 
 
 def is_loopback(host: str) -> bool:

@@ -37,6 +37,15 @@ log = logging.getLogger(__name__)
 SETTLE_S = 0.5  # jobs APScheduler fires in the same instant arrive within this
 
 
+def pause_needed(done: int, elapsed: float, rate: float) -> float:
+    """Seconds to pause so that `done` bytes read in `elapsed` seconds stay within `rate`
+    bytes per second on average (0 when within it, or without a limit): the service's
+    verification reads every stored byte, and must leave the disk or the link to backups."""
+    if rate <= 0:
+        return 0.0
+    return max(0.0, done / rate - elapsed)
+
+
 class RepoWorker:
     def __init__(self, key: str, service: WorkerHost) -> None:
         self.key = key
@@ -265,7 +274,15 @@ class RepoWorker:
             mode = VERIFY_TYPES[req.type]
             period = config.policies[req.policy].schedules[req.type].period(req.due) if mode == "crc" else None
             share = min(1.0, period / config.daemon.verify_within) if period else 1.0
-            report = verify_backups(config, [], mode, policy=req.policy, progress=self._progress, share=share)
+            rate = config.daemon.verify_rate_mib_s * (1 << 20)
+            started = time.monotonic()
+
+            def paced(report: Any) -> None:
+                self._progress(report)
+                if wait := pause_needed(report.bytes_checked, time.monotonic() - started, rate):
+                    self.cancel_event.wait(wait)  # a stop request ends the pause at once
+
+            report = verify_backups(config, [], mode, policy=req.policy, progress=paced, share=share)
             damaged = sorted(report.damaged_backups())
             status = "damage" if report.damaged else "ok"
             error = "; ".join(f"{d['backup'] or d['path']}: {d['reason']}" for d in report.damaged[:5]) or None
