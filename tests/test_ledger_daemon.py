@@ -4,47 +4,15 @@ hardware incident, all checked through `reliad incidents --json` and `reliad sta
 
 from __future__ import annotations
 
-import http.server
 import json
 import sqlite3
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import Reliad
 from daemon_support import Daemon, wait_for
-
-
-class Ok(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "7")
-        self.end_headers()
-        self.wfile.write(b"shop ok")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class Web:
-    """The shop's web server, which the test stops and starts on the same port."""
-
-    def __init__(self) -> None:
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Ok)
-        self.port = self.srv.server_address[1]
-        self._serve()
-
-    def _serve(self) -> None:
-        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.srv.shutdown()
-        self.srv.server_close()
-
-    def start(self) -> None:
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Ok)
-        self._serve()
+from ledger_support import Web
 
 
 def ledger_rows(tmp: Path, sql: str) -> list[tuple]:

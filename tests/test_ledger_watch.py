@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+from ledger_support import Ok
 
 from reliad.config.services import ProbeConfig, ServiceConfig
 from reliad.ledger.watch import Watcher
@@ -25,16 +26,6 @@ def wait_for(cond: Callable[[], object], what: str, limit: float = 60.0) -> None
             pytest.fail(f"gave up waiting for {what}")
         time.sleep(0.05)
 
-
-class Ok(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def service(name: str, ptype: str, interval: float = 0.2, timeout: float = 2.0, **options) -> ServiceConfig:

@@ -160,10 +160,19 @@ def service(reliad: Reliad, tmp_path: Path) -> Iterator[ReliadService]:
     svc.stop()
 
 
-def dashboard_queries() -> list[tuple[str, str]]:
+LEDGER_ROW = "Reliability ledger"
+
+
+def dashboard_queries(ledger: bool = False) -> list[tuple[str, str]]:
+    """(panel title, query) of the backup rows, or with `ledger` of the reliability ledger's row
+    (whose series need configured services; tests/test_ledger_monitoring.py checks those)."""
     dash = json.loads(DASHBOARD.read_text())
-    out = []
+    out, in_ledger = [], False
     for p in dash["panels"]:
+        if p["type"] == "row":
+            in_ledger = p["title"].startswith(LEDGER_ROW)
+        if in_ledger != ledger:
+            continue
         for t in p.get("targets", []):
             out.append((p["title"], t["expr"]))
     return out

@@ -43,6 +43,7 @@ def run_round(service: Any, pool: Executor, at: datetime, maintenance: bool = Fa
                                        error=f"did not finish within {p.timeout + GRACE_S:g} s"))
     failed = next(((p, r) for p, r in zip(service.probes, results, strict=True) if not r.ok), None)
     rnd = Round(service=service.name, at=at, ok=failed is None, duration_s=time.monotonic() - t0,
-                probe=failed[1].probe if failed else None, error=failed[1].error if failed else None,
+                probe=failed[1].probe if failed else None, probe_type=failed[0].type if failed else None,
+                error=failed[1].error if failed else None,
                 cls=failed[0].cls if failed else "software", maintenance=maintenance)
     return RoundResult(rnd, results)

@@ -56,12 +56,17 @@ CREATE TABLE IF NOT EXISTS runs (
     seen_at TEXT NOT NULL,
     stopped_at TEXT
 );
--- per service and daemon run: from its first probe round to its last, the measured time
+-- per service and daemon run: from its first probe round to its last, the measured time, and
+-- how the last round went (for the service-up metric)
 CREATE TABLE IF NOT EXISTS coverage (
     run_id INTEGER NOT NULL,
     service TEXT NOT NULL,
     start TEXT NOT NULL,
     end TEXT NOT NULL,
+    last_ok INTEGER NOT NULL,
+    last_duration_s REAL NOT NULL,
+    last_probe TEXT,
+    last_probe_type TEXT,
     PRIMARY KEY (run_id, service)
 );
 -- probe rounds counted per minute (kept 40 days) and per hour (kept 25 months); a check is one
@@ -260,6 +265,11 @@ class Ledger:
         where, args = _where(("service = ?", service), ("end >= ?", _when(since)), ("start < ?", _when(until)))
         return self._rows(f"SELECT service, start, end FROM coverage{where} ORDER BY start, service", args)
 
+    def last_rounds(self) -> list[dict[str, Any]]:
+        """Per service, its newest measured span with how its last round went."""
+        return self._rows("SELECT c.* FROM coverage c JOIN (SELECT service, max(end) AS end FROM coverage "
+                          "GROUP BY service) m USING (service, end) ORDER BY service", ())
+
     def service_names(self) -> set[str]:
         """Every service the ledger has measured or recorded an incident of."""
         rows = self._rows("SELECT service FROM coverage UNION SELECT service FROM incidents", ())
@@ -267,7 +277,8 @@ class Ledger:
 
     # -- probe rounds ----------------------------------------------------------------
     def record_round(self, *, run_id: int, service: str, at: datetime, ok: bool, duration_s: float,
-                     probe: str | None = None, error: str | None = None, maintenance: bool = False) -> None:
+                     probe: str | None = None, error: str | None = None, maintenance: bool = False,
+                     probe_type: str | None = None) -> None:
         """One round of one service's probes: counted in its minute and hour, extending the
         service's measured span in this run and the run's own running time, all in one write."""
         t = iso(at)
@@ -283,8 +294,10 @@ class Ledger:
                        "checks=checks+excluded.checks, failures=failures+excluded.failures, "
                        "maintenance=maintenance+excluded.maintenance, duration_max=max(duration_max, excluded.duration_max)",
                        (service, t[:13], checks, failures, maint, duration_s))
-            db.execute("INSERT INTO coverage VALUES (?,?,?,?) ON CONFLICT (run_id, service) DO UPDATE SET end=excluded.end",
-                       (run_id, service, t, t))
+            db.execute("INSERT INTO coverage VALUES (?,?,?,?,?,?,?,?) ON CONFLICT (run_id, service) DO UPDATE SET "
+                       "end=excluded.end, last_ok=excluded.last_ok, last_duration_s=excluded.last_duration_s, "
+                       "last_probe=excluded.last_probe, last_probe_type=excluded.last_probe_type",
+                       (run_id, service, t, t, int(ok), duration_s, probe, probe_type))
             db.execute("UPDATE runs SET seen_at=max(seen_at, ?) WHERE run_id=?", (t, run_id))
 
     def probe_minutes(self, service: str | None = None, since: datetime | str | None = None) -> list[dict[str, Any]]:

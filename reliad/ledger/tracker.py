@@ -25,6 +25,7 @@ class Round:
     ok: bool
     duration_s: float
     probe: str | None = None
+    probe_type: str | None = None
     error: str | None = None
     cls: str = "software"
     maintenance: bool = False

@@ -127,7 +127,7 @@ class Watcher:
             self.last[svc.name] = res
             self._write(lambda: self.ledger.record_round(run_id=self.run_id, service=r.service, at=r.at, ok=r.ok,
                                                         duration_s=r.duration_s, probe=r.probe, error=r.error,
-                                                        maintenance=r.maintenance))
+                                                        maintenance=r.maintenance, probe_type=r.probe_type))
             try:
                 change = self.tracker.observe(r)
             except LedgerWriteError as e:  # the tracker keeps its state and tries again next round

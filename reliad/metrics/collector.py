@@ -36,6 +36,7 @@ from reliad.catalog import Catalog
 from reliad.config import Config, PolicyConfig
 from reliad.config.schedule import BACKUP_TYPES, COVERED_BY, Schedule, cron_trigger
 from reliad.metrics.drills import drill_metrics
+from reliad.metrics.ledger import LedgerSeries
 from reliad.timeutil import parse_iso
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class ReliadCollector(Collector):
         self._config = config
         self._next_runs = next_runs
         self._repo_sizes: dict[str, tuple[float, int]] = {}
+        self._ledger = LedgerSeries()
 
     def describe(self) -> list[Metric]:
         # Series depend on the catalog's content; nothing to declare up front.
@@ -132,6 +134,7 @@ class ReliadCollector(Collector):
                 catalog.close()
             families += self._repositories(config)
             families += drill_metrics(config)
+            families += self._ledger.collect(config)
         except Exception as e:
             # The scrape then fails (HTTP 500, `up` drops to 0 and ReliadDown fires); say why in one line.
             log.error("event=metrics_collect_failed error=%r", str(e) or type(e).__name__)
