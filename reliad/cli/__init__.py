@@ -18,6 +18,7 @@ from reliad.cli import (
     incidents,
     init,
     key,
+    ledger,
     listing,
     ls,
     maintenance,
@@ -56,6 +57,7 @@ COMMANDS: list[click.Command] = [
     maintenance.maintenance_group,
     stats.stats_cmd,
     report.report_cmd,
+    ledger.ledger_group,
 ]
 
 

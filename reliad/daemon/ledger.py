@@ -1,6 +1,7 @@
 """The reliability ledger inside `reliad run`: the watcher (reliad/ledger/watch.py) starts with
 the service, takes the new [services] on reload and stops with it. It runs in threads of its
-own, so probes never delay the backup schedule; a ledger that cannot be opened is logged and
+own, so probes never delay the backup schedule, and stores a copy of the ledger in the local
+repositories every hour (replication takes it offsite); a ledger that cannot be opened is logged and
 the backups go on (the ReliadLedgerCoverageLow alert reports the missing measurement)."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import logging
 from reliad.config import Config
 from reliad.daemon.protocol import ServiceHost
 from reliad.errors import ReliadError
+from reliad.ledger import offsite
 from reliad.ledger.watch import Watcher
 
 log = logging.getLogger(__name__)
@@ -21,7 +23,8 @@ class LedgerAttachment:
 
     def start(self, service: ServiceHost) -> None:
         try:
-            self.watcher = Watcher(service.config.state_dir, service.config.services)
+            self.watcher = Watcher(service.config.state_dir, service.config.services,
+                                   export=lambda led: offsite.export(service.config, led))
             self.watcher.start()
         except ReliadError as e:
             self.watcher = None

@@ -39,6 +39,9 @@ from reliad.targets import FLEET_PREFIX, attached, create_repository, fleet_stor
 log = logging.getLogger(__name__)
 
 
+LEDGER_PREFIX = "ledger/"  # copies of the reliability ledger (reliad/ledger/offsite.py)
+
+
 def offsite_targets(config: Config, target_name: str | None) -> list[TargetConfig]:
     """The target named (which must be offsite), else every offsite target a policy uses."""
     if target_name:
@@ -215,18 +218,27 @@ class _Run:
     def _copy_audit(self, src: Repository, dst: Storage) -> None:
         """The audit log goes offsite with the backups (docs/SECURITY.md): the records not yet
         in the local repository are stored there first, then every copy the target lacks is
-        uploaded. Copies are only ever added, so Object Lock can keep them unchanged."""
+        uploaded. Copies are only ever added, so Object Lock can keep them unchanged. The
+        reliability ledger's copies (docs/RELIABILITY.md) follow the same way; the older ones
+        the local repository no longer keeps are removed where the store allows."""
         from reliad import audit
 
         try:
             audit.copy_to(src, self.config.state_dir)
         except (ReliadError, OSError) as e:
             log.warning("event=audit_copy_failed location=%s error=%r", src.storage.location, str(e))
-        have = {o.name for o in dst.list(audit.COPY_PREFIX)}
-        for o in src.storage.list(audit.COPY_PREFIX):
-            if o.name not in have:
-                copy_object(src.storage, dst, o.name)
+        for prefix in (audit.COPY_PREFIX, LEDGER_PREFIX):
+            have = {o.name for o in dst.list(prefix)}
+            wanted = {o.name for o in src.storage.list(prefix)}
+            for name in sorted(wanted - have):
+                copy_object(src.storage, dst, name)
                 self.result["objects_copied"] += 1
+            if prefix == LEDGER_PREFIX:
+                for name in sorted(have - wanted):
+                    try:
+                        dst.delete(name)
+                    except (ReliadError, OSError) as e:  # Object Lock keeps it until its retention ends
+                        log.info("event=ledger_copy_kept target=%s name=%s reason=%r", self.target.name, name, str(e))
 
     def _copy_reports(self) -> None:
         """The monthly reports this host wrote (state_dir/reports/) go offsite too, to the top of

@@ -30,6 +30,8 @@ from reliad.timeutil import utcnow
 log = logging.getLogger(__name__)
 UTILISATION_EVERY_S = 60.0
 RETENTION_EVERY_S = 3600.0
+EXPORT_EVERY_S = 3600.0
+FIRST_EXPORT_S = 60.0
 PENDING_LIMIT = 100_000  # writes held while the disk is full (about a day of 60 services at 1/min)
 
 
@@ -45,8 +47,12 @@ def in_maintenance(ledger: Ledger, service: Any, at: datetime) -> bool:
 
 
 class Watcher:
-    def __init__(self, state_dir: Path, services: Mapping[str, Any], clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, state_dir: Path, services: Mapping[str, Any], clock: Callable[[], datetime] = utcnow,
+                 export: Callable[[Ledger], object] | None = None) -> None:
+        """`export` stores a copy of the ledger offsite (reliad/ledger/offsite.py); called a minute
+        after the start and then every hour."""
         self.state_dir = state_dir
+        self.export = export
         self.services = dict(services)
         self.clock = clock
         self.ledger = Ledger(state_dir)
@@ -99,6 +105,7 @@ class Watcher:
     def _loop(self) -> None:
         next_util = time.monotonic() + UTILISATION_EVERY_S
         next_retention = time.monotonic()
+        next_export = time.monotonic() + FIRST_EXPORT_S
         while not self._stop.is_set():
             now = time.monotonic()
             with self._lock:
@@ -108,10 +115,14 @@ class Watcher:
                         self._busy.add(name)
                         self._due[name] = max(due + svc.interval, now)
                         self._rounds.submit(self._round, svc)
-                wait = min([*self._due.values(), next_util, next_retention]) - now
+                wait = min([*self._due.values(), next_util, next_retention, next_export]) - now
             if now >= next_util:
                 next_util = now + UTILISATION_EVERY_S
                 self._rounds.submit(self._sample)
+            if now >= next_export:
+                next_export = now + EXPORT_EVERY_S
+                if self.export is not None:
+                    self._rounds.submit(self._export)
             if now >= next_retention:
                 next_retention = now + RETENTION_EVERY_S
                 self._write(lambda: self.ledger.apply_retention(self.clock()))
@@ -141,6 +152,13 @@ class Watcher:
             with self._lock:
                 self._busy.discard(svc.name)
             self._wake.set()
+
+    def _export(self) -> None:
+        try:
+            assert self.export is not None
+            self.export(self.ledger)
+        except Exception:  # a copy that failed is tried again in an hour; probing goes on
+            log.exception("event=ledger_export_failed")
 
     def _sample(self) -> None:
         at = self.clock()
