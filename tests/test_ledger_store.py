@@ -219,3 +219,17 @@ def test_a_really_full_file_system_refuses_the_write_whole_and_recovers(tmp_path
         led.close()
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_utilisation_samples_fold_into_hourly_sums_and_peaks(tmp_path: Path) -> None:
+    from reliad.ledger.utilisation import Sampler
+
+    sample = Sampler().sample()  # psutil on this machine
+    assert set(sample) == {"cpu", "memory", "disk", "network"}
+    assert all(0 <= sample[k] <= 100 for k in ("cpu", "memory", "disk")) and sample["network"] >= 0
+    assert 0 < sample["memory"] and 0 < sample["disk"]
+    with Ledger(tmp_path) as led:
+        led.record_utilisation(at("2026-03-01T10:00:00Z"), {"cpu": 10, "memory": 50, "disk": 30, "network": 100})
+        led.record_utilisation(at("2026-03-01T10:59:00Z"), {"cpu": 90, "memory": 40, "disk": 31, "network": 300})
+        (h,) = led.utilisation("2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z")
+        assert (h["samples"], h["cpu_sum"], h["cpu_max"], h["memory_max"], h["network_sum"]) == (2, 100, 90, 50, 400)

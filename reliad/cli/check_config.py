@@ -40,9 +40,13 @@ def check_config_cmd(ctx: Context, file: str | None, no_paths: bool) -> int:
                                              or "keeps everything"))
             d = drills[name]
             lines.append(f"  {name} drills: general {d['general']}; severe {d['severe']}; standby {d['standby']}")
+        for svc in cfg.services.values():
+            lines.append(f"  service {svc.name}: every {svc.interval:g} s, objective {100 * svc.objective:g} %, "
+                         f"probes: {', '.join(p.name for p in svc.probes)}")
         return "\n".join(lines)
 
+    services = {s.name: [p.name for p in s.probes] for s in cfg.services.values()}
     ctx.emit({"ok": not problems, "file": str(cfg.path), "policies": sorted(cfg.policies), "problems": problems,
               "warnings": warnings, "classes": coverage, "uncovered_classes": uncovered,
-              "schedules": schedules, "retention": retention, "drills": drills}, text)
+              "schedules": schedules, "retention": retention, "drills": drills, "services": services}, text)
     return 2 if problems else 0
