@@ -227,7 +227,7 @@ def test_utilisation_samples_fold_into_hourly_sums_and_peaks(tmp_path: Path) -> 
     sample = Sampler().sample()  # psutil on this machine
     assert set(sample) == {"cpu", "memory", "disk", "network"}
     assert all(0 <= sample[k] <= 100 for k in ("cpu", "memory", "disk")) and sample["network"] >= 0
-    assert 0 < sample["memory"] and 0 < sample["disk"]
+    assert sample["memory"] > 0 and sample["disk"] > 0
     with Ledger(tmp_path) as led:
         led.record_utilisation(at("2026-03-01T10:00:00Z"), {"cpu": 10, "memory": 50, "disk": 30, "network": 100})
         led.record_utilisation(at("2026-03-01T10:59:00Z"), {"cpu": 90, "memory": 40, "disk": 31, "network": 300})
