@@ -57,6 +57,8 @@ def test_operator_incidents_are_recorded_checked_and_audited(ops: Reliad) -> Non
     assert closed["restored_at"] == "2026-03-04T05:40:00Z"
     assert [e["kind"] for e in closed["timeline"]] == ["opened", "updated", "restored"]
     assert ops.json("incidents", "--open")["incidents"] == []
+    assert ops.json("incidents", "--since", "2026-03-04")["incidents"][0]["id"] == inc["id"]
+    assert ops.json("incidents", "--since", "today")["incidents"] == []
     for args, message in [
         (("incident", "add", "--service", "nope", "--class", "software", "--start", "now"), "no service 'nope'"),
         (("incident", "add", "--service", "db", "--class", "software", "--start", "yesterday"),

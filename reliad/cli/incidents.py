@@ -20,7 +20,7 @@ def _line(i: dict[str, Any]) -> str:
 
 
 @command("incidents")
-@click.option("--since", default=None, help="Only incidents still open at or restored after this time (ISO 8601).")
+@click.option("--since", default=None, help="Only incidents still open at or restored after this time (ISO 8601, or today).")
 @click.option("--open", "open_only", is_flag=True, help="Only incidents not yet restored.")
 @click.option("--service", default=None, help="Only this service's incidents.")
 def incidents_cmd(ctx: Context, since: str | None, open_only: bool, service: str | None) -> int:

@@ -16,14 +16,16 @@ CLASSES = ("software", "hardware")
 
 
 def parse_time(text: str, what: str) -> datetime:
-    """An operator's time: ISO 8601 ("2026-03-04T02:10:00Z", "2026-03-04 02:10+01:00"; UTC when no
-    offset is given) or "now"."""
+    """An operator's time: ISO 8601 ("2026-03-04T02:10:00Z", "2026-03-04 02:10+01:00", "2026-03-04";
+    UTC when no offset is given), "now" or "today" (its midnight, UTC)."""
     if text == "now":
         return utcnow().replace(microsecond=0)
+    if text == "today":
+        return utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
     try:
         t = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(f"{what} {text!r} is not a time; use ISO 8601 like 2026-03-04T02:10:00Z, or now") from None
+        raise ConfigError(f"{what} {text!r} is not a time; use ISO 8601 like 2026-03-04T02:10:00Z, now or today") from None
     return t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -207,13 +206,3 @@ def _daily_checks(ledger: Ledger, config: Config, start: datetime, end: datetime
 def verdict_exit_code(stats: dict[str, Any]) -> int:
     """0 when the period passes, 3 when a figure failed its target, 1 when it could not be judged."""
     return {fig.PASS: 0, fig.FAIL: 3}.get(stats["verdict"], 1)
-
-
-def iter_verdicts(stats: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    """(figure, verdict) pairs for a one-line-per-figure text rendering."""
-    yield "availability", stats["availability"]["verdict"]
-    yield "mtbf", stats["mtbf"]["verdict"]
-    for cls, m in stats["mtrs"].items():
-        yield f"mtrs_{cls}", m["verdict"]
-    yield "daily_failure_rate", stats["daily_failure_rate"]["verdict"]
-    yield "utilisation", stats["utilisation"]["verdict"]
