@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -133,3 +134,16 @@ def s3_config(tmp_path: Path, weed: Weed, src: Path, bucket: str, extra_target: 
         f"targets = {policy_targets}\n"
     )
     return cfg
+
+
+def lose_the_host(tmp_path: Path, cfg: Path) -> None:
+    """The host burns down: the repository and the state directory are gone; the configuration,
+    the S3 credentials and the repository key (kept elsewhere, as the first backup told the user
+    to) survive, and the configuration now names the key."""
+    (key,) = (tmp_path / "state" / "keys").glob("*.key")
+    kept = tmp_path / "kept-elsewhere.key"
+    shutil.copy(key, kept)
+    kept.chmod(0o600)
+    shutil.rmtree(tmp_path / "repo")
+    shutil.rmtree(tmp_path / "state")
+    cfg.write_text(cfg.read_text().replace('prefix = "web01/"\n', f'prefix = "web01/"\nkey_file = "{kept}"\n'))

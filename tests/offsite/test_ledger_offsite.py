@@ -4,11 +4,12 @@ else there), restored from the bucket alone with `reliad ledger restore`."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 from pathlib import Path
 
 from reliad.ledger.store import Ledger
+
+from .seaweed import lose_the_host
 
 DRILL = {"id": "drill-1", "policy": "shop", "scenario": "general", "backup_id": "b", "started_at": "2026-03-01T10:00:00Z",
          "finished_at": "2026-03-01T10:20:00Z", "verdict": "PASS", "recovery_time_s": 1200, "objective_s": 3600,
@@ -37,14 +38,7 @@ def test_the_ledger_survives_the_loss_of_the_host(offsite, tmp_path: Path, weed,
     assert b"SQLite format 3" not in body and b"disk controller" not in body  # sealed like the backups
 
     # The host is lost; the configuration, the S3 credentials and the key kept elsewhere survive.
-    (key,) = (tmp_path / "state" / "keys").glob("*.key")
-    kept = tmp_path / "kept-elsewhere.key"
-    shutil.copy(key, kept)
-    kept.chmod(0o600)
-    shutil.rmtree(tmp_path / "repo")
-    shutil.rmtree(tmp_path / "state")
-    cfg = offsite.config.read_text()
-    offsite.config.write_text(cfg.replace('prefix = "web01/"\n', f'prefix = "web01/"\nkey_file = "{kept}"\n'))
+    lose_the_host(tmp_path, offsite.config)
     res = offsite.json("ledger", "restore", "--target", "offsite")
     assert (res["incidents"], res["drills"], res["replaced"]) == (1, 1, None)
     assert res["object"] == f"ledger/{host}/{local_copies[-1]}"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import filecmp
-import shutil
 from pathlib import Path
+
+from .seaweed import lose_the_host
 
 
 def _same_tree(a: Path, b: Path) -> None:
@@ -27,17 +28,9 @@ def test_restore_from_the_bucket_alone(offsite, src, tmp_path, weed, bucket):
     assert "web01/config" in keys and f"web01/manifests/{inc['id']}" in keys
     assert all(k.startswith("web01/") for k in keys)
 
-    # The user keeps the repository key away from the host, as the first backup told them to.
-    (key,) = (tmp_path / "state" / "keys").glob("*.key")
-    kept = tmp_path / "kept-elsewhere.key"
-    shutil.copy(key, kept)
-    kept.chmod(0o600)
-    # The host is lost: only the configuration, the S3 credentials and the key survive.
-    shutil.rmtree(tmp_path / "repo")
-    shutil.rmtree(tmp_path / "state")
+    # The host is lost: only the configuration, the S3 credentials and the key kept elsewhere survive.
+    lose_the_host(tmp_path, offsite.config)
     offsite.run("list", "--target", "offsite")  # an empty catalog is no error
-    cfg = offsite.config.read_text()
-    offsite.config.write_text(cfg.replace('prefix = "web01/"\n', f'prefix = "web01/"\nkey_file = "{kept}"\n'))
     rebuilt = offsite.json("catalog", "rebuild", "--target", "offsite")
     assert rebuilt["targets"] == {"offsite": 2}
     listed = offsite.json("list", "--target", "offsite")
