@@ -32,13 +32,7 @@ def snapshot_bytes(ledger: Ledger) -> bytes:
     """A consistent copy of the live database (SQLite's online backup), as one file's bytes."""
     with tempfile.TemporaryDirectory(dir=ledger.path.parent, prefix=".ledger-copy-") as tmp:
         copy = Path(tmp) / LEDGER_FILE
-        dst = sqlite3.connect(copy)
-        try:
-            with ledger._lock:
-                ledger.db.backup(dst)
-            dst.execute("PRAGMA journal_mode=DELETE")
-        finally:
-            dst.close()
+        ledger.copy_to(copy)
         return copy.read_bytes()
 
 

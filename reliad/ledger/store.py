@@ -189,6 +189,17 @@ class Ledger:
             raise ReliadError(f"{self.path} has ledger schema version {row[0]}, newer than this reliad "
                               f"understands ({SCHEMA_VERSION}); upgrade reliad")
 
+    def copy_to(self, path: Path) -> None:
+        """A consistent copy of the whole database in `path` (SQLite's online backup, taken
+        between two writes), as one self-contained file for the offsite copy."""
+        dst = sqlite3.connect(path)
+        try:
+            with self._lock:
+                self.db.backup(dst)
+            dst.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            dst.close()
+
     @property
     def schema_version(self) -> int:
         return int(self.db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0])
