@@ -116,3 +116,26 @@ def test_the_daily_failure_rate_counts_each_check_on_the_local_day(tmp_path: Pat
     assert daily["days_over"] == ["2026-03-06"]
     counted = {d["day"]: (d["checks"], d["failed"]) for d in daily["days"] if d["checks"]}
     assert counted == {"2026-03-05": (1, 0), "2026-03-06": (2, 1)}
+
+
+def test_recurring_maintenance_from_the_configuration(tmp_path: Path) -> None:
+    from reliad.ledger.watch import in_maintenance
+
+    cfg = tmp_path / "reliad.toml"
+    cfg.write_text('state_dir = "state"\n[services.web]\nprobes = [{ type = "tcp", address = "127.0.0.1:1" }]\n'
+                   'maintenance = [{ cron = "30 2 * * *", duration = "1h", reason = "nightly vacuum" }]\n')
+    config = load_config(cfg)
+    with Ledger(config.state_dir) as led:
+        run = led.run_started("h", 1, at("2026-03-01T00:00:00Z"))
+        for t in ("2026-03-01T00:00:00Z", "2026-03-03T00:00:00Z"):
+            led.record_round(run_id=run, service="web", at=at(t), ok=True, duration_s=0.1)
+        s = compute(led, config, at("2026-03-01T00:00:00Z"), at("2026-03-03T00:00:00Z"), now=at("2026-03-04T00:00:00Z"))
+        (web,) = s["availability"]["services"]
+        assert web["maintenance_s"] == 2 * 3600 and web["measured_s"] == 2 * 86400 - 2 * 3600
+        assert [(w["start"], w["end"], w["reason"]) for w in web["maintenance"]] == [
+            ("2026-03-01T02:30:00Z", "2026-03-01T03:30:00Z", "nightly vacuum"),
+            ("2026-03-02T02:30:00Z", "2026-03-02T03:30:00Z", "nightly vacuum")]
+        svc = config.services["web"]
+        assert in_maintenance(led, svc, at("2026-03-05T03:29:59Z"))
+        assert not in_maintenance(led, svc, at("2026-03-05T03:30:00Z"))
+        assert not in_maintenance(led, svc, at("2026-03-05T02:29:59Z"))
