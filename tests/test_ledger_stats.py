@@ -65,6 +65,8 @@ def test_a_month_by_hand(month) -> None:
     assert daily["days_over"] == ["2026-03-05"] and len(daily["days"]) == 31
     assert s["utilisation"]["verdict"] == "NOT_ENOUGH_DATA"
     assert s["verdict"] == "FAIL"
+    # reliad run ran Mar 1 - Mar 20 and Mar 21 - Apr 1: 30 of 31 days
+    assert s["coverage"] == pytest.approx(30 / 31)
 
 
 def test_an_incident_still_open_past_its_target_fails_the_period(month) -> None:
@@ -74,6 +76,14 @@ def test_an_incident_still_open_past_its_target_fails_the_period(month) -> None:
     s = compute(led, config, at("2026-03-01T00:00:00Z"), at("2026-04-01T00:00:00Z"), now=at("2026-04-02T00:00:00Z"))
     (open_,) = s["mtrs"]["software"]["open"]
     assert (open_["age_s"], open_["over_target"], s["mtrs"]["software"]["verdict"]) == (2 * 86400, True, "FAIL")
+
+
+def test_a_period_not_yet_ended_counts_up_to_now(month) -> None:
+    led, config = month
+    s = compute(led, config, at("2026-03-01T00:00:00Z"), at("2026-04-01T00:00:00Z"), now=at("2026-03-05T00:00:00Z"))
+    assert s["period"]["end"] == "2026-03-05T00:00:00Z" and len(s["daily_failure_rate"]["days"]) == 4
+    (web,) = s["availability"]["services"]
+    assert web["coverage"] == pytest.approx(1.0) and web["unmeasured_s"] == 0
 
 
 def test_one_service_and_unknown_services(month) -> None:

@@ -120,9 +120,12 @@ def _shown(incident: dict[str, Any]) -> dict[str, Any]:
 
 def compute(ledger: Ledger, config: Config, start: datetime, end: datetime, service: str | None = None,
             now: datetime | None = None) -> dict[str, Any]:
-    """Every figure of [start, end) (MTBF over the 12 months up to `end`), for one service or all."""
+    """Every figure of [start, end) (MTBF over the 12 months up to `end`), for one service or all.
+    A period that has not ended yet is taken up to `now`: the future is not unmeasured time."""
     now = now or utcnow()
-    as_of = min(now, end).timestamp()
+    if end > now:
+        end = max(now, start)
+    as_of = end.timestamp()
     period = (start.timestamp(), end.timestamp())
     names = _service_names(ledger, config, service)
     w_start = end - MTBF_WINDOW
@@ -155,11 +158,15 @@ def compute(ledger: Ledger, config: Config, start: datetime, end: datetime, serv
     util = fig.utilisation(ledger.utilisation(start, end), expected_samples=max(minutes, 0))
     util["requirement"] = "R1"
 
+    runs = [(_ts(r["started_at"]), _ts(r["seen_at"])) for r in ledger.runs(start, end)]
+    span = period[1] - period[0]
+    coverage = fig.total(fig.intersect(runs, [period])) / span if span > 0 else None  # type: ignore[arg-type]
+
     parts = [availability["verdict"], mtbf["verdict"], *(m["verdict"] for m in mtrs.values()), daily["verdict"],
              util["verdict"]]
     return {"version": STATS_VERSION, "generated_at": iso(now),
             "period": {"start": iso(start), "end": iso(end), "seconds": period[1] - period[0]},
-            "service": service, "availability": availability, "mtbf": mtbf, "mtrs": mtrs,
+            "service": service, "coverage": coverage, "availability": availability, "mtbf": mtbf, "mtrs": mtrs,
             "daily_failure_rate": daily, "utilisation": util, "verdict": fig.worst(parts)}
 
 
