@@ -4,7 +4,7 @@ it, a software incident and a maintenance window (docs/RELIABILITY.md has the ar
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -149,3 +149,31 @@ def test_recurring_maintenance_from_the_configuration(tmp_path: Path) -> None:
         assert in_maintenance(led, svc, at("2026-03-05T03:29:59Z"))
         assert not in_maintenance(led, svc, at("2026-03-05T03:30:00Z"))
         assert not in_maintenance(led, svc, at("2026-03-05T02:29:59Z"))
+
+
+def test_reliads_own_jobs_are_checks_of_the_daily_failure_rate(month) -> None:
+    from reliad.catalog import Catalog
+
+    led, config = month
+    catalog = Catalog(config.state_dir)
+    try:
+        today = catalog.job_start("prune", "shop", "local")
+        catalog.job_finish(today, "ok", 1.0)
+        failed = catalog.job_start("verify_fast", "shop", "local")
+        catalog.job_finish(failed, "failed", 1.0, error="repository unreadable")
+        ran = catalog.job_start("verify_crc", "shop", "local")  # counted by its verify_runs row, not twice
+        catalog.job_finish(ran, "damage", 1.0)
+        catalog.record_verify(target="local", policy="shop", mode="crc", started_at=iso_now(), finished_at=iso_now(),
+                              backups=3, damaged_backups=1, files=10, bytes_checked=100)
+    finally:
+        catalog.close()
+    now = datetime.now(UTC) + timedelta(seconds=2)  # after the jobs' second-precision start times
+    day = now.strftime("%Y-%m-%d")
+    s = compute(led, config, now.replace(hour=0, minute=0, second=0, microsecond=0), now + timedelta(hours=1), now=now)
+    (today_row,) = [d for d in s["daily_failure_rate"]["days"] if d["day"] == day]
+    assert (today_row["checks"], today_row["failed"]) == (3, 2)  # prune ok, verify could not run, damage found
+    assert compute(led, config, now.replace(hour=0), now, service="web", now=now)["daily_failure_rate"]["checks"] == 0
+
+
+def iso_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
