@@ -14,6 +14,7 @@ from reliad.config import Config, TargetConfig
 from reliad.errors import ConfigError, ReliadError, RepositoryError
 from reliad.keysource import configured_source, secret_for, secret_for_new_repository
 from reliad.repository import Repository
+from reliad.repository.names import CONFIG
 from reliad.storage import LocalStorage
 from reliad.storage.base import Storage
 
@@ -123,7 +124,7 @@ def open_repository(config: Config, target: TargetConfig, create: bool = False) 
     when a key for it is configured or in the state directory. A locked encrypted repository
     still serves what needs no key (listing objects, checking stored CRCs)."""
     storage = storage_for(target)
-    if create and storage.stat("config") is None:
+    if create and storage.stat(CONFIG) is None:
         repo, notes = create_repository(config, target, storage)
         for n in notes:
             log.warning("event=repository_created target=%s note=%r", target.name, n)

@@ -98,7 +98,7 @@ def test_growing_shrinking_vanishing_files_are_stored_consistently(tmp_path: Pat
             e = entries[str(path).lstrip("/").encode()]
             assert ("changed_during_backup" in e.flags) == (str(path).lstrip("/") in res["changed_during_backup"])
             data = (restored(dest, tree) / path.name).read_bytes()
-            assert len(data) == e.size == sum(c[5] for c in e.chunks)
+            assert len(data) == e.size == sum(c.raw_length for c in e.chunks)
             assert data == pattern(0, e.size // LINE) and e.size % LINE == 0, path
         left = sorted(p.name for p in (restored(dest, tree) / "vanish").iterdir())
         assert all((restored(dest, tree) / "vanish" / n).read_bytes() == pattern(0, 64) for n in left)

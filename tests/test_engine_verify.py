@@ -50,7 +50,7 @@ def _frames(repo_dir: Path, ids: list[str]) -> dict[tuple[str, int, int], set[tu
     for bid in ids:
         for e in repo.entries(bid):
             for c in e.chunks:
-                out.setdefault((c[0], c[1], c[2]), set()).add((bid, "/" + os.fsdecode(e.path)))
+                out.setdefault((c.pack, c.frame_offset, c.frame_length), set()).add((bid, "/" + os.fsdecode(e.path)))
     return out
 
 

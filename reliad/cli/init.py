@@ -20,6 +20,7 @@ def init_cmd(ctx: Context, target_name: str, no_encryption: bool, create_bucket:
     id and keys), so that replication can fill it."""
     from reliad.config import OFFSITE_TYPES
     from reliad.errors import RepositoryError
+    from reliad.repository.names import CONFIG
     from reliad.targets import create_repository, storage_for
 
     target = ctx.config.target(target_name)
@@ -30,7 +31,7 @@ def init_cmd(ctx: Context, target_name: str, no_encryption: bool, create_bucket:
         repo = init_offsite(ctx.config, target, create_bucket, encrypt=False if no_encryption else None)
     else:
         storage = storage_for(target)
-        if storage.stat("config") is not None:
+        if storage.stat(CONFIG) is not None:
             raise RepositoryError(f"target {target_name!r}: a repository already exists at {storage.location}")
         repo, notes = create_repository(ctx.config, target, storage, encrypt=False if no_encryption else None)
     if not ctx.as_json:

@@ -19,7 +19,16 @@ from reliad.errors import ConfigError
 from reliad.keysource import check_private, write_private
 from reliad.redact import register
 from reliad.repository import Repository
-from reliad.repository.keys import Secret, make_slot, new_key_file, parse_key_file, read_slots, recovery_text, write_slot
+from reliad.repository.keys import (
+    Secret,
+    make_slot,
+    new_key_file,
+    parse_key_file,
+    read_slots,
+    recovery_text,
+    remove_slot,
+    write_slot,
+)
 
 
 @click.group("key")
@@ -171,7 +180,7 @@ def key_remove_cmd(ctx: Context, slot_id: str, target_name: str | None, force: b
     if slot_id == repo.slot and not force:
         raise ConfigError(f"slot {slot_id} is the one this configuration opens the repository with; point the "
                           "target at another key first, or pass --force")
-    repo.storage.delete(f"keys/{slot_id}")
+    remove_slot(repo.storage, slot_id)
     ctx.emit({"target": name, "removed": slot_id, "remaining": [i for i in ids if i != slot_id]},
              f"removed key slot {slot_id} from the repository of target {name!r}; copies elsewhere (offsite, "
              "older backups of the repository) still hold it until they are updated")

@@ -29,7 +29,7 @@ from reliad.config.schedule import BACKUP_TYPES, VERIFY_TYPES
 from reliad.daemon.protocol import JobCancelled, JobResult, Request, WorkerHost
 from reliad.daemon.scheduling import DRILL_JOBS
 from reliad.errors import ReliadError
-from reliad.repository.repo import new_backup_id
+from reliad.repository.names import new_backup_id
 from reliad.sources.dump import stop_dumps
 from reliad.timeutil import iso, utcnow
 

@@ -25,8 +25,8 @@ from typing import Any
 import crc32c
 from pyfastcdc import FastCDC
 
-from reliad.jobs.packer import FramePipeline, chunk_hash
-from reliad.repository.manifest import Entry, ManifestWriter, entry_depends, sort_key
+from reliad.repository.manifest import Chunk, Entry, ManifestWriter, entry_depends, sort_key
+from reliad.repository.packer import FramePipeline, chunk_hash
 from reliad.repository.tarheader import header as tar_header
 from reliad.sources.base import LeftOut, SourceItem
 
@@ -94,7 +94,7 @@ class Archiver:
         self._pending: deque[Entry] = deque()
         self._placed = 0  # how many leading chunks of the first pending entry have a place
         self._seg = bytearray()
-        self._seg_chunks: list[list[Any]] = []
+        self._seg_chunks: list[Chunk] = []
         self._links: dict[tuple[int, int], Entry] = {}
         self._last_path: bytes | None = None
 
@@ -116,7 +116,7 @@ class Archiver:
         while pending:
             chunks = pending[0].chunks
             i = self._placed  # chunks of the head entry before this one are placed already
-            while i < len(chunks) and chunks[i][0] is not None:
+            while i < len(chunks) and chunks[i].pack:
                 i += 1
             if i < len(chunks):
                 self._placed = i
@@ -141,14 +141,14 @@ class Archiver:
                                 size if entry.type == "file" else 0, entry.mtime_ns // 1_000_000_000,
                                 entry.target or b"", *dev)
 
-    def _store_chunk(self, data: bytes | memoryview, known: tuple[int, str] | None = None) -> list[Any]:
+    def _store_chunk(self, data: bytes | memoryview, known: tuple[int, str] | None = None) -> Chunk:
         crc, h = known if known else (None, None)
         if len(data) >= DIRECT:
             self._flush_segment()
-            chunk = [None, None, None, None, 0, len(data), crc, h]
+            chunk = Chunk("", 0, 0, 0, 0, len(data), crc, h)
             self.pipeline.submit(data, [chunk])
         else:
-            chunk = [None, None, None, None, len(self._seg), len(data), crc, h]
+            chunk = Chunk("", 0, 0, 0, len(self._seg), len(data), crc, h)
             self._seg += data
             self._seg_chunks.append(chunk)
             self._segment_full()
@@ -215,7 +215,7 @@ class Archiver:
         if not self.tar_mode and not item.stream and _unchanged(ref, st):
             assert ref is not None
             entry.size = ref.size
-            entry.chunks = [list(c) for c in ref.chunks]
+            entry.chunks = ref.chunks  # complete records, which nothing changes: shared, not copied
             self.stats.unchanged_files += 1
         elif not self._read_content(item, entry, ref):
             return False
@@ -248,7 +248,7 @@ class Archiver:
                 entry.mode = stat.S_IMODE(st0.st_mode)
             limit = _content_size(fd, st0)
             self.stats.current, self.stats.current_size, self.stats.current_done = item.path, limit, 0
-            ref_chunks = {c[7]: c for c in ref.chunks if c[7]} if ref and not self.tar_mode else {}
+            ref_chunks = {c.hash: c for c in ref.chunks if c.hash} if ref and not self.tar_mode else {}
             if limit is None:
                 total = self._read_stream(fd, entry, ref_chunks, item.head)
             else:
@@ -282,20 +282,20 @@ class Archiver:
             self.stats.changed_during_backup.append(item.path.decode("utf-8", "replace"))
         return True
 
-    def _keep(self, piece: bytes | memoryview, entry: Entry, ref_chunks: dict[str, list[Any]]) -> None:
+    def _keep(self, piece: bytes | memoryview, entry: Entry, ref_chunks: dict[str, Chunk]) -> None:
         """Point at the reference backup's copy of a chunk when it has one, else store it."""
         if ref_chunks:
             h = chunk_hash(piece)
             old = ref_chunks.get(h)
-            if old is not None and old[5] == len(piece):
-                entry.chunks.append(list(old))
+            if old is not None and old.raw_length == len(piece):
+                entry.chunks.append(old)
                 self.stats.chunks_reused += 1
                 return
             entry.chunks.append(self._store_chunk(piece, (crc32c.crc32c(piece), h)))
         else:
             entry.chunks.append(self._store_chunk(piece))
 
-    def _read_stream(self, fd: int, entry: Entry, ref_chunks: dict[str, list[Any]], head: int = 0) -> int:
+    def _read_stream(self, fd: int, entry: Entry, ref_chunks: dict[str, Chunk], head: int = 0) -> int:
         """Content of unknown length (a pipe), read to EOF.
 
         A tar header must state the size before the data, and holding a whole dump back

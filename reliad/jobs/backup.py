@@ -21,12 +21,11 @@ from reliad.config.schedule import BACKUP_TYPES
 from reliad.errors import ConfigError, DamageError, ReliadError
 from reliad.hooks import run_after, run_before
 from reliad.jobs.archiver import Archiver, ArchiveStats, RefCursor
-from reliad.jobs.packer import FramePipeline, PackWriter
 from reliad.redact import redact
 from reliad.repository import Repository
 from reliad.repository.lock import writer_lock
-from reliad.repository.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, ManifestWriter, sort_key
-from reliad.repository.repo import new_backup_id
+from reliad.repository.manifest import sort_key
+from reliad.repository.names import new_backup_id
 from reliad.sources import open_source
 from reliad.sources.base import LeftOut, SourceItem
 from reliad.targets import open_repository
@@ -152,7 +151,8 @@ def copy_audit_log(repo: Repository, config: Config) -> None:
 def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: Repository, catalog: Catalog,
                    target: str, bid: str, started: datetime, t0: float,
                    progress: Callable[[ArchiveStats], None] | None) -> dict[str, Any]:
-    cipher = repo.need_cipher() if repo.encrypted else None
+    if repo.encrypted:
+        repo.need_cipher()  # no key: fail before any work
     all_headers = []
     for other in repo.backup_ids():
         try:
@@ -176,62 +176,47 @@ def _locked_backup(config: Config, policy: PolicyConfig, requested: str, repo: R
     catalog.finish(bid, target, type=btype, base=base["id"] if base else None)
     log.info("event=backup_start id=%s policy=%s type=%s base=%s", bid, policy.name, btype,
              base["id"] if base else None)
-    writer = PackWriter(repo.storage, bid, repo.config.pack_size, cipher=cipher)
-    manifest = ManifestWriter(tmp_dir=config.state_dir, cipher=cipher, name=f"manifests/{bid}")
-    pipeline = FramePipeline(writer, policy.compression_level)
+    out = repo.start_backup(bid, config.state_dir, policy.compression_level)
     try:
         run_before(policy, btype)
         ref = RefCursor(repo.entries(base["id"])) if base else None
-        archiver = Archiver(pipeline, manifest, tar_mode=(btype == "full"), ref=ref,
+        archiver = Archiver(out.pipeline, out.manifest, tar_mode=(btype == "full"), ref=ref,
                             chunker=repo.config.chunker, progress=progress)
         skip = [p for p in (config.state_dir, *(t.path for t in config.targets.values())) if p]
         for item in source_items(policy, skip, archiver.stats.left_out):
             archiver.add(item)
         archiver.finish()
-        writer.close()
+        out.finish_packs()
         stats = archiver.stats
         finished = utcnow()
-        header = {
-            "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "id": bid, "policy": policy.name,
-            "type": btype, "requested_type": requested, "base": base["id"] if base else None,
+        header = out.commit({
+            "policy": policy.name, "type": btype, "requested_type": requested, "base": base["id"] if base else None,
             "started_at": iso(started), "finished_at": iso(finished), "host": socket.gethostname(),
             "sources": [{"name": s.name, "type": s.type, "classes": s.classes,
                          "paths": [str(p) for p in s.paths]} for s in policy.sources],
             "depends_on": sorted(archiver.depends - {bid}),
-            "packs": writer.packs,
-            "pack_sums": writer.sums,
-            "stats": {"files": stats.files, "dirs": stats.dirs, "entries": manifest.count,
-                      "bytes_read": stats.bytes_read, "bytes_new": stats.bytes_new,
-                      "bytes_stored": writer.bytes_written, "unchanged_files": stats.unchanged_files,
-                      "duration_s": round(time.monotonic() - t0, 3)},
-        }
-        out = repo.storage.open_write(f"manifests/{bid}")
-        try:
-            manifest.write_to(out, header)
-        except BaseException:
-            out.abort()  # type: ignore[attr-defined]
-            raise
-        out.close()
+        }, {"files": stats.files, "dirs": stats.dirs, "entries": out.manifest.count,
+            "bytes_read": stats.bytes_read, "bytes_new": stats.bytes_new,
+            "bytes_stored": out.bytes_stored, "unchanged_files": stats.unchanged_files,
+            "duration_s": round(time.monotonic() - t0, 3)})
     except BaseException:
-        pipeline.shutdown()
-        writer.abort()
-        manifest.discard()
+        out.abort()
         run_after(policy, btype, "failed")
         raise
-    pipeline.shutdown()
+    out.close()
     hook_errors = run_after(policy, btype, "ok")
     duration = round(time.monotonic() - t0, 3)
     warnings = stats.left_out.warnings() + hook_errors
     status = "partial" if stats.left_out.incomplete() else "ok"
     catalog.finish(bid, target, status=status, finished_at=iso(finished), files=stats.files,
-                   bytes_read=stats.bytes_read, bytes_stored=writer.bytes_written, duration_s=duration,
+                   bytes_read=stats.bytes_read, bytes_stored=out.bytes_stored, duration_s=duration,
                    depends_on=header["depends_on"], error="; ".join(warnings) or None)
     log.info("event=backup_done id=%s policy=%s type=%s files=%d bytes_read=%d bytes_stored=%d duration_s=%.3f",
-             bid, policy.name, btype, stats.files, stats.bytes_read, writer.bytes_written, duration)
+             bid, policy.name, btype, stats.files, stats.bytes_read, out.bytes_stored, duration)
     return {"id": bid, "policy": policy.name, "type": btype, "requested_type": requested,
             "base": base["id"] if base else None, "target": target, "status": status,
             "files": stats.files, "dirs": stats.dirs, "unchanged_files": stats.unchanged_files,
-            "bytes_read": stats.bytes_read, "bytes_new": stats.bytes_new, "bytes_stored": writer.bytes_written,
+            "bytes_read": stats.bytes_read, "bytes_new": stats.bytes_new, "bytes_stored": out.bytes_stored,
             "duration_s": duration, "started_at": iso(started), "finished_at": iso(finished),
             "classes": classes, "note": note, "warnings": warnings, "hook_errors": hook_errors,
             "changed_during_backup": stats.changed_during_backup, "left_out": stats.left_out.to_json()}

@@ -6,7 +6,7 @@ from reliad.catalog import Catalog
 from reliad.config import Config, TargetConfig
 from reliad.errors import ConfigError, DamageError, ReliadError, RepositoryError
 from reliad.repository import Repository
-from reliad.repository.repo import check_backup_id
+from reliad.repository.names import check_backup_id
 from reliad.targets import open_repository
 
 
@@ -31,7 +31,7 @@ def find_backup(config: Config, backup_id: str, target_name: str | None) -> tupl
     for name in names:
         try:
             repo = open_repository(config, config.targets[name])
-            if repo.storage.stat(f"manifests/{backup_id}") is not None:
+            if repo.has_backup(backup_id):
                 return config.targets[name], repo
         except (ConfigError, DamageError) as e:  # a wrong key, a damaged slot: say so, unless another target has it
             refused = refused or e

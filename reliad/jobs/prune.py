@@ -31,7 +31,8 @@ from reliad.config import Config, TargetConfig
 from reliad.config.retention import select
 from reliad.errors import ConfigError, DamageError, ReliadError
 from reliad.repository.lock import writer_lock
-from reliad.storage import LocalStorage, ObjectLockedError
+from reliad.repository.names import CONFIG, manifest_object
+from reliad.storage import ObjectLockedError
 from reliad.storage.base import Storage
 from reliad.targets import open_repository, storage_for
 from reliad.timeutil import iso, utcnow
@@ -76,18 +77,9 @@ class _TargetPrune:
         return True
 
 
-def _data_dirs(storage: Storage) -> dict[str, list[tuple[str, int]]]:
-    out: dict[str, list[tuple[str, int]]] = {}
-    for o in storage.list("data/"):
-        parts = o.name.split("/")
-        if len(parts) >= 3:
-            out.setdefault(parts[1], []).append((o.name, o.size))
-    return out
-
-
 def prune_target(config: Config, target: TargetConfig, policies: list[str], dry_run: bool,
                  now: dt.datetime, locked: bool) -> dict[str, Any]:
-    if storage_for(target).stat("config") is None:
+    if storage_for(target).stat(CONFIG) is None:
         return {"target": target.name, "skipped": "no repository there yet", "errors": [], "deleted_ids": []}
     repo = open_repository(config, target)
     job = _TargetPrune(target, repo.storage, dry_run, locked)
@@ -99,7 +91,7 @@ def prune_target(config: Config, target: TargetConfig, policies: list[str], dry_
             headers[bid] = repo.header(bid)
         except (DamageError, ReliadError) as e:
             unreadable.append(bid)
-            rep["errors"].append(f"manifests/{bid}: unreadable header, kept ({e})")
+            rep["errors"].append(f"{manifest_object(bid)}: unreadable header, kept ({e})")
     expired: list[str] = []
     for name in policies:
         policy = config.policies[name]
@@ -120,7 +112,7 @@ def prune_target(config: Config, target: TargetConfig, policies: list[str], dry_
     # 1. manifests first
     deleted: list[str] = []
     for bid in expired:
-        name = f"manifests/{bid}"
+        name = manifest_object(bid)
         info = repo.storage.stat(name)
         if job.delete(name, info.size if info else 0):
             deleted.append(bid)
@@ -132,7 +124,7 @@ def prune_target(config: Config, target: TargetConfig, policies: list[str], dry_
     if unreadable:
         rep["errors"].append("packs were not pruned because some manifests could not be read")
     else:
-        for bid, objects in sorted(_data_dirs(repo.storage).items()):
+        for bid, objects in sorted(repo.data_objects().items()):
             if bid in needed:
                 continue
             if not job.has_lock and bid not in deleted:
@@ -141,22 +133,13 @@ def prune_target(config: Config, target: TargetConfig, policies: list[str], dry_
                     continue
             if bid not in headers:
                 rep["orphans"].append(bid)
-            for name, size in objects:
-                if job.delete(name, size):
+            for o in objects:
+                if job.delete(o.name, o.size):
                     rep["packs_deleted"] += 1
-    if job.has_lock and isinstance(repo.storage, LocalStorage):
-        for path in repo.storage.stale_temporaries():
-            with contextlib.suppress(OSError):
-                size = path.stat().st_size
-                if not dry_run:
-                    path.unlink()
-                rep["temporaries_deleted"] += 1
-                rep["bytes_freed"] += size
-        data = repo.storage.root / "data"
-        for d in sorted(data.iterdir()) if data.is_dir() and not dry_run else []:
-            if d.is_dir() and d.name not in needed:
-                with contextlib.suppress(OSError):
-                    d.rmdir()  # only when empty: what an aborted writer leaves
+    if job.has_lock:
+        count, size = repo.storage.clear_stale_writes(dry_run)
+        rep["temporaries_deleted"] += count
+        rep["bytes_freed"] += size
     repo.storage.close()
     rep["deleted_ids"] = deleted
     return rep

@@ -28,11 +28,10 @@ from reliad.config import OFFSITE_TYPES, Config, PolicyConfig, TargetConfig
 from reliad.errors import ConfigError, DamageError, LockError, ReliadError, RepositoryError
 from reliad.jobs.verify import run_verify
 from reliad.repository import Repository
-from reliad.repository.keys import sync_slots
+from reliad.repository.keys import SLOT_PREFIX, sync_slots
 from reliad.repository.lock import writer_lock
-from reliad.repository.repo import pack_object
+from reliad.repository.names import CONFIG, DATA, MANIFESTS, data_prefix, manifest_object, pack_object
 from reliad.statedir import REPORTS_DIR
-from reliad.storage import LocalStorage
 from reliad.storage.base import Storage
 from reliad.targets import FLEET_PREFIX, attached, create_repository, fleet_storage, open_repository, storage_for
 
@@ -69,8 +68,8 @@ def feed(config: Config, target: TargetConfig) -> tuple[TargetConfig, list[str]]
 
 def copy_object(src: Storage, dst: Storage, name: str) -> int:
     """Copy one object; from a local directory the file is uploaded as is (parallel multipart)."""
-    if isinstance(src, LocalStorage):
-        path = src.root / name
+    path = src.local_path(name)
+    if path is not None:
         dst.put_file(name, path)
         return path.stat().st_size
     with src.open_read(name) as fh:
@@ -78,7 +77,7 @@ def copy_object(src: Storage, dst: Storage, name: str) -> int:
         try:
             shutil.copyfileobj(fh, out, 1 << 20)
         except BaseException:
-            out.abort()  # type: ignore[attr-defined]
+            out.abort()
             raise
         size = out.tell()
         out.close()
@@ -88,7 +87,7 @@ def copy_object(src: Storage, dst: Storage, name: str) -> int:
 def ensure_repository(src: Repository, dst: Storage, target: TargetConfig) -> bool:
     """Make `dst` hold the same repository as `src`; True when it had to be created."""
     try:
-        existing = json.loads(dst.get("config"))
+        existing = json.loads(dst.get(CONFIG))
     except FileNotFoundError:
         existing = None
     except ValueError:
@@ -96,13 +95,13 @@ def ensure_repository(src: Repository, dst: Storage, target: TargetConfig) -> bo
                               "point the target at an empty location") from None
     if existing is not None and existing.get("id") == src.config.id:
         return False
-    if existing is not None and any(True for _ in dst.list("manifests/")):
+    if existing is not None and any(True for _ in dst.list(MANIFESTS)):
         raise RepositoryError(
             f"target {target.name!r}: {dst.location} holds another repository (id {existing.get('id')}, the local one "
             f"is {src.config.id}); point the target at an empty bucket or prefix")
-    for o in src.storage.list("keys/"):
+    for o in src.storage.list(SLOT_PREFIX):
         copy_object(src.storage, dst, o.name)
-    copy_object(src.storage, dst, "config")
+    copy_object(src.storage, dst, CONFIG)
     log.info("event=offsite_repository_created target=%s id=%s", target.name, src.config.id)
     return True
 
@@ -159,20 +158,15 @@ class _Run:
         return self.result
 
     def _copy(self, src: Repository, dst: Storage, headers: list[dict[str, Any]], create_bucket: bool) -> None:
-        from reliad.storage.s3 import S3Storage
-
-        if isinstance(dst, S3Storage):
-            dst.check(create_bucket)
-            self.result["aborted_uploads"] = dst.abort_stale_uploads()
-        elif isinstance(dst, LocalStorage):
-            dst.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        dst.prepare(create_bucket)
+        self.result["aborted_uploads"] = dst.clear_stale_writes()[0]  # under the replication lock
         ensure_repository(src, dst, self.target)
         added, removed = sync_slots(src.storage, dst)
         if added or removed:
             log.info("event=key_slots_synced target=%s added=%d removed=%d", self.target.name, len(added),
                      len(removed))
-        self._have = {o.name.split("/", 1)[1] for o in dst.list("manifests/")}
-        sizes = {o.name: o.size for o in dst.list("data/")}
+        self._have = {o.name.split("/", 1)[1] for o in dst.list(MANIFESTS)}
+        sizes = {o.name: o.size for o in dst.list(DATA)}
         states = {r["backup_id"]: r["state"] for r in self.catalog.replication(self.target.name)}
         for h in headers:
             bid = h["id"]
@@ -202,7 +196,7 @@ class _Run:
                 self.result["objects_copied"] += 1
                 if self.progress:
                     self.progress(f"{self.target.name}: {name}")
-            copied += copy_object(src.storage, dst, f"manifests/{bid}")
+            copied += copy_object(src.storage, dst, manifest_object(bid))
             self.result["objects_copied"] += 1
             self._have.add(bid)
             self.result["bytes_copied"] += copied
@@ -271,10 +265,10 @@ class _Run:
         if not bad:
             return
         for bid in bad:
-            dst.delete(f"manifests/{bid}")
+            dst.delete(manifest_object(bid))
             self._have.discard(bid)
             self.result["replicated"].remove(bid)
-            for o in dst.list(f"data/{bid}/"):
+            for o in dst.list(data_prefix(bid)):
                 dst.delete(o.name)
         raise DamageError(f"target {self.target.name!r}: {len(bad)} backup(s) failed verification after the copy "
                           f"({bad[0]}: {report.damaged[0]['reason']}); check the media, then run 'reliad replicate' "
@@ -352,26 +346,21 @@ def init_offsite(config: Config, target: TargetConfig, create_bucket: bool, encr
     """`reliad init` for an offsite target: the local repository that feeds it is copied
     (same id, same key slots), so later replication fills it and the same key opens both.
     A target no policy feeds gets a repository of its own."""
-    from reliad.storage.s3 import S3Storage
-
     with attached(target):
         dst = storage_for(target)
-        if isinstance(dst, S3Storage):
-            dst.check(create_bucket)
-        elif isinstance(dst, LocalStorage):
-            dst.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        dst.prepare(create_bucket)
         try:
             local, _ = feed(config, target)
             src = open_repository(config, local, create=True)
         except ConfigError:
-            if dst.stat("config") is not None:
+            if dst.stat(CONFIG) is not None:
                 raise RepositoryError(f"target {target.name!r}: a repository already exists at {dst.location}") \
                     from None
             repo, notes = create_repository(config, target, dst, encrypt=encrypt)
             for n in notes:
                 log.warning("event=repository_created target=%s note=%r", target.name, n)
             return repo
-        existed = dst.stat("config") is not None
+        existed = dst.stat(CONFIG) is not None
         if not ensure_repository(src, dst, target) and existed:
             raise RepositoryError(f"target {target.name!r}: a repository already exists at {dst.location}")
         return Repository.open(dst)

@@ -26,9 +26,9 @@ from reliad.jobs.locate import find_backup
 from reliad.repository import Repository, codec
 from reliad.repository.crypto import HEAD, check_envelopes, parse_head
 from reliad.repository.keys import scan_slots
-from reliad.repository.manifest import PACK_RE, Entry, display_path, parse_entry
+from reliad.repository.manifest import Chunk, Entry, display_path, parse_entry
+from reliad.repository.names import DATA, MANIFESTS, PACK_RE, data_prefix, manifest_object, pack_object
 from reliad.repository.prefetch import FrameStream
-from reliad.repository.repo import pack_object
 from reliad.sources.dump import VIRTUAL_ROOT
 from reliad.targets import open_repository
 from reliad.timeutil import iso, utcnow
@@ -76,7 +76,7 @@ def _pack_sums(header: dict[str, Any], bid: str) -> dict[str, dict[str, int]]:
     if not isinstance(sums, dict) or not all(
             isinstance(pack, str) and PACK_RE.match(pack) and pack.startswith(bid + "/") and isinstance(want, dict)
             and type(want.get("size")) is int and type(want.get("crc32c")) is int for pack, want in sums.items()):
-        raise DamageError(f"manifests/{bid}: the header's pack_sums is damaged")
+        raise DamageError(f"{manifest_object(bid)}: the header's pack_sums is damaged")
     return sums
 
 
@@ -172,7 +172,7 @@ class Verifier:
         counted, not parsed and checked again. (The manifest's own bytes are still all read
         and checked: every record is opened.) Once a damaged frame is known, every line is
         checked again, so that every path whose chunk records name that frame is reported."""
-        name = f"manifests/{bid}"
+        name = manifest_object(bid)
         for line in self.repo.entry_lines(bid):
             key = hash(line)
             if not self._bad_frames:
@@ -189,7 +189,7 @@ class Verifier:
         """A pack exists and holds `need` bytes: at least (a frame some path uses lies
         within it) or exactly (the size its backup recorded for the whole pack)."""
         if self._sizes is None:
-            self._sizes = {o.name: o.size for o in self.repo.storage.list("data/")}
+            self._sizes = {o.name: o.size for o in self.repo.storage.list(DATA)}
         name = pack_object(pack)
         size = self._sizes.get(name)
         if size is None:
@@ -226,11 +226,11 @@ class Verifier:
         storage = self.repo.storage
         for bid in backup_ids:
             self.report.backups.append(bid)
-            names = [f"manifests/{bid}", *(o.name for o in storage.list(f"data/{bid}/"))]
+            names = [manifest_object(bid), *(o.name for o in storage.list(data_prefix(bid)))]
             for name in names:
                 try:
                     with storage.open_read(name) as stream:
-                        self.report.bytes_checked += check_envelopes(stream, name, name.startswith("manifests/"))
+                        self.report.bytes_checked += check_envelopes(stream, name, name.startswith(MANIFESTS))
                 except FileNotFoundError:
                     self.report.damage(bid, None, f"{name} is missing")
                 except DamageError as e:
@@ -243,8 +243,7 @@ class Verifier:
     def _check_store_sum(self, pack: str, want: int) -> None:
         """Where the store keeps a checksum of its own (S3 additional checksums), the pack's
         must be the CRC32C its backup recorded; a HEAD tells, still without reading data."""
-        check = getattr(self.repo.storage, "checksum_problem", None)
-        if check is not None and (problem := check(pack_object(pack), want)):
+        if problem := self.repo.storage.checksum_problem(pack_object(pack), want):
             raise DamageError(problem)
 
     def _entry(self, bid: str, entry: Entry, stream: FrameStream | None = None) -> None:
@@ -261,29 +260,29 @@ class Verifier:
     def _fast(self, bid: str, entry: Entry) -> None:
         for c in entry.chunks:
             try:
-                self._check_size(c[0], c[1] + c[2])
+                self._check_size(c.pack, c.frame_offset + c.frame_length)
             except DamageError as e:
-                self._bad_packs.add(c[0])
+                self._bad_packs.add(c.pack)
                 self.report.damage(bid, _shown(entry), str(e))
                 return
 
     @staticmethod
-    def _slice_key(c: list[Any]) -> int:
-        return hash((c[0], c[1], c[4], c[5], c[6]))
+    def _slice_key(c: Chunk) -> int:
+        return hash((c.pack, c.frame_offset, c.raw_offset, c.raw_length, c.raw_crc32c))
 
-    def _crc_plan(self, entry: Entry) -> list[list[Any]]:
+    def _crc_plan(self, entry: Entry) -> list[Chunk]:
         """The chunks `_crc` will read, for the stream to decode ahead: not those in a frame
         known bad or a slice already proven good (an incremental's chunks mostly point into
         frames its full backup's check has read)."""
         if entry.type not in _CONTENT:
             return []
         return [c for c in entry.chunks
-                if (c[0], c[1]) not in self._bad_frames and self._slice_key(c) not in self._good_slices]
+                if (c.pack, c.frame_offset) not in self._bad_frames and self._slice_key(c) not in self._good_slices]
 
     def _crc(self, bid: str, entry: Entry, stream: FrameStream | None) -> None:
         own = bid + "/"
         for c in entry.chunks:
-            key = (c[0], c[1])
+            key = (c.pack, c.frame_offset)
             bad = self._bad_frames.get(key)
             if bad:
                 self.report.damage(bid, _shown(entry), bad)
@@ -296,11 +295,11 @@ class Verifier:
             except DamageError as e:
                 if "content CRC32C" not in str(e):
                     self._bad_frames[key] = str(e)
-                self._bad_packs.add(c[0])
+                self._bad_packs.add(c.pack)
                 self.report.damage(bid, _shown(entry), str(e))
                 return
-            if c[0].startswith(own):  # read and checked: the pass over the backup's own packs skips it
-                self._covered.setdefault(c[0], {})[c[1]] = (c[2], c[3])
+            if c.pack.startswith(own):  # read and checked: the pass over the backup's own packs skips it
+                self._covered.setdefault(c.pack, {})[c.frame_offset] = (c.frame_length, c.frame_crc32c)
             self.report.bytes_checked += len(data)
             self._good_slices.add(slice_key)
 

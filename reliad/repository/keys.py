@@ -164,6 +164,10 @@ def write_slot(storage: Storage, slot: dict[str, Any]) -> None:
     storage.put(f"{SLOT_PREFIX}{slot['id']}", json.dumps(slot, indent=2).encode() + b"\n")
 
 
+def remove_slot(storage: Storage, slot_id: str) -> None:
+    storage.delete(f"{SLOT_PREFIX}{slot_id}")
+
+
 def unlock(storage: Storage, repo_id: str, secret: Secret) -> tuple[bytes, str | None]:
     """(data key, id of the slot that opened it). A wrong secret is a configuration error (exit 2)."""
     if secret.kind == "datakey":

@@ -27,10 +27,10 @@ from typing import Any
 import crc32c
 
 from reliad.errors import DamageError
-from reliad.repository.manifest import Entry
-from reliad.repository.repo import Repository, pack_object
+from reliad.repository.manifest import Chunk, Entry
+from reliad.repository.names import pack_object
+from reliad.repository.repo import Repository
 
-Chunk = list[Any]
 FrameKey = tuple[str, int, int, int]
 Slice = tuple[int, int, int]  # raw_offset, raw_length, raw_crc32c: a chunk's place in its frame
 Decoded = tuple[bytes, set[Slice]]  # a frame's raw bytes and the slices of it found intact
@@ -88,18 +88,18 @@ class FrameStream:
             self._used += 1
             if c is chunk:
                 break
-            self._unref((c[0], c[1], c[2], c[3]))
-        key: FrameKey = (chunk[0], chunk[1], chunk[2], chunk[3])
+            self._unref((c.pack, c.frame_offset, c.frame_length, c.frame_crc32c))
+        key: FrameKey = (chunk.pack, chunk.frame_offset, chunk.frame_length, chunk.frame_crc32c)
         try:
             raw, good = self._frames[key][0].result()
         finally:
             self._unref(key)
             self._fill()
-        roff, rlen, rcrc = chunk[4], chunk[5], chunk[6]
+        roff, rlen, rcrc = chunk.raw_offset, chunk.raw_length, chunk.raw_crc32c
         data = memoryview(raw)[roff:roff + rlen]
         # a chunk planned after its frame's worker had started is checked here
         if (roff, rlen, rcrc) not in good and (len(data) != rlen or crc32c.crc32c(data) != rcrc):
-            raise DamageError(f"{pack_object(chunk[0])}@{chunk[1]}: content CRC32C mismatch")
+            raise DamageError(f"{pack_object(chunk.pack)}@{chunk.frame_offset}: content CRC32C mismatch")
         return data
 
     def close(self) -> None:
@@ -132,7 +132,7 @@ class FrameStream:
                 self._scan_c = 0
                 continue
             c = chunks[self._scan_c]
-            key: FrameKey = (c[0], c[1], c[2], c[3])
+            key: FrameKey = (c.pack, c.frame_offset, c.frame_length, c.frame_crc32c)
             slot = self._frames.get(key)
             if slot is None:
                 planned: list[Chunk] = []
@@ -149,7 +149,7 @@ class FrameStream:
         size = len(raw)
         good: set[Slice] = set()
         for c in planned[:]:
-            roff, rlen, rcrc = c[4], c[5], c[6]
+            roff, rlen, rcrc = c.raw_offset, c.raw_length, c.raw_crc32c
             if roff + rlen <= size and crc32c.crc32c(view[roff:roff + rlen]) == rcrc:
                 good.add((roff, rlen, rcrc))
         return raw, good
@@ -164,7 +164,7 @@ class FrameStream:
         _, chunks = self._look.popleft()
         scheduled = len(chunks) if self._scan_e > 0 else self._scan_c
         for c in chunks[self._used:scheduled]:
-            self._unref((c[0], c[1], c[2], c[3]))
+            self._unref((c.pack, c.frame_offset, c.frame_length, c.frame_crc32c))
         if self._scan_e > 0:
             self._scan_e -= 1
         else:

@@ -14,12 +14,11 @@ import base64
 import io
 import json
 import os
-import re
-import secrets
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import crc32c
@@ -30,6 +29,7 @@ from reliad.repository.crypto import CIPHER_NAME, HEAD, NONCE, OVERHEAD, TAG, Ci
 from reliad.repository.keys import Secret, make_slot, unlock, write_slot
 from reliad.repository.manifest import (
     TRAILER,
+    Chunk,
     Entry,
     iter_lines,
     iter_sealed_lines,
@@ -38,26 +38,14 @@ from reliad.repository.manifest import (
     parse_trailer,
     read_header,
 )
-from reliad.storage.base import Storage
+from reliad.repository.names import CONFIG, DATA, MANIFESTS, backup_of, check_backup_id, manifest_object, pack_object
+from reliad.repository.writer import BackupWriter
+from reliad.storage.base import ObjectInfo, Storage
 
 FORMAT_NAME = "reliad"
 FORMAT_VERSION = 1
 DEFAULT_PACK_SIZE = 64 << 20
 CHUNKER = {"algorithm": "fastcdc2020", "min": 256 << 10, "avg": 1 << 20, "max": 4 << 20, "seed": 0}
-
-
-BACKUP_ID_RE = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")
-
-
-def check_backup_id(backup_id: str) -> str:
-    """A backup id as the user typed it becomes an object name: refuse anything else."""
-    if not BACKUP_ID_RE.match(backup_id):
-        raise RepositoryError(f"{backup_id!r} is not a backup id; 'reliad list' shows the ids")
-    return backup_id
-
-
-def pack_object(pack: str) -> str:
-    return f"data/{pack}.pack"
 
 
 _ZEROS = bytes(1 << 20)
@@ -77,11 +65,6 @@ def crc32c_combine(crc_a: int, crc_b: int, length_b: int) -> int:
         v = crc32c.crc32c(zeros[:n], value=v)
         length_b -= n
     return crc_b ^ v ^ 0xFFFFFFFF
-
-
-def new_backup_id(now_compact: str) -> str:
-    """Ids sort by time, so listings, tar globs and `list` are oldest first."""
-    return f"{now_compact}-{secrets.token_hex(3)}"
 
 
 @dataclass
@@ -117,7 +100,7 @@ class Repository:
              repo_id: str | None = None, label: str = "") -> Repository:
         """A new repository; encrypted under a new random data key when `secret` is given,
         which becomes its first key slot."""
-        if storage.stat("config") is not None:
+        if storage.stat(CONFIG) is not None:
             raise RepositoryError(f"{storage.location}: a repository already exists here")
         cfg = RepoConfig(id=repo_id or str(uuid.uuid4()), pack_size=pack_size, chunker=dict(CHUNKER))
         repo = cls(storage, cfg)
@@ -132,13 +115,13 @@ class Repository:
             slot = make_slot(data_key, cfg.id, secret, label)
             write_slot(storage, slot)
             repo.slot = slot["id"]
-        storage.put("config", json.dumps(cfg.to_json(), indent=2).encode() + b"\n")
+        storage.put(CONFIG, json.dumps(cfg.to_json(), indent=2).encode() + b"\n")
         return repo
 
     @classmethod
     def open(cls, storage: Storage) -> Repository:
         try:
-            raw = storage.get("config")
+            raw = storage.get(CONFIG)
         except FileNotFoundError:
             raise NoRepositoryError(
                 f"{storage.location}: no repository here (run 'reliad init' or a first backup)"
@@ -195,10 +178,23 @@ class Repository:
 
     # -- backups -----------------------------------------------------------------
     def backup_ids(self) -> list[str]:
-        return [o.name.split("/", 1)[1] for o in self.storage.list("manifests/")]
+        return [o.name.split("/", 1)[1] for o in self.storage.list(MANIFESTS)]
+
+    def has_backup(self, backup_id: str) -> bool:
+        """Whether the backup's manifest is here (it is committed: its packs were written first)."""
+        return self.storage.stat(manifest_object(check_backup_id(backup_id))) is not None
+
+    def data_objects(self) -> dict[str, list[ObjectInfo]]:
+        """{backup id: the objects stored under its data prefix}, for every backup that has any."""
+        out: dict[str, list[ObjectInfo]] = {}
+        for o in self.storage.list(DATA):
+            bid = backup_of(o.name)
+            if bid is not None:
+                out.setdefault(bid, []).append(o)
+        return out
 
     def header(self, backup_id: str) -> dict[str, Any]:
-        name = f"manifests/{check_backup_id(backup_id)}"
+        name = manifest_object(check_backup_id(backup_id))
         header = self._sealed_header(name, backup_id) if self.encrypted else self._plain_header(name, backup_id)
         if header.get("id") != backup_id:
             raise DamageError(f"{name}: the manifest belongs to backup {header.get('id')!r}")
@@ -233,14 +229,14 @@ class Repository:
         return [self.header(b) for b in self.backup_ids()]
 
     def entries(self, backup_id: str) -> Iterator[Entry]:
-        name = f"manifests/{check_backup_id(backup_id)}"
+        name = manifest_object(check_backup_id(backup_id))
         for line in self.entry_lines(backup_id):
             yield parse_entry(line, name)
 
     def entry_lines(self, backup_id: str) -> Iterator[bytes]:
         """The manifest's entry lines before parsing (`parse_entry` makes each an Entry):
         verify skips the parse of a line it has already seen verify clean."""
-        name = f"manifests/{check_backup_id(backup_id)}"
+        name = manifest_object(check_backup_id(backup_id))
         try:
             stream = self.storage.open_read(name)
         except FileNotFoundError:
@@ -250,6 +246,12 @@ class Repository:
                 yield from iter_sealed_lines(self.need_cipher(), stream, name)
             else:
                 yield from iter_lines(stream, name)
+
+    def start_backup(self, backup_id: str, tmp_dir: Path | None, level: int) -> BackupWriter:
+        """A writer for a new backup: frames go into its packs as they come, the manifest is
+        written last by `commit` (see reliad/repository/writer.py)."""
+        return BackupWriter(self.storage, backup_id, self.config.pack_size,
+                            self.need_cipher() if self.encrypted else None, tmp_dir, level)
 
     # -- other objects (audit copies, catalog exports) ---------------------------
     def put_object(self, name: str, data: bytes) -> None:
@@ -269,7 +271,7 @@ class Repository:
     def manifest_trailer(self, backup_id: str) -> tuple[int, int]:
         """Size of the manifest object and the CRC32C its trailer records; reads only the
         end of it, so `verify --mode fast` finds a truncated manifest without reading it."""
-        name = f"manifests/{check_backup_id(backup_id)}"
+        name = manifest_object(check_backup_id(backup_id))
         info = self.storage.stat(name)
         if info is None:
             raise RepositoryError(f"{self.storage.location}: no backup {backup_id!r}")
@@ -287,7 +289,7 @@ class Repository:
         """Read the whole manifest object and compare its CRC32C with its trailer (or, when
         encrypted, each envelope with its own CRC32C; no key needed either way)."""
         size, want = self.manifest_trailer(backup_id)
-        name = f"manifests/{backup_id}"
+        name = manifest_object(backup_id)
         if self.encrypted:
             with self.storage.open_read(name) as fh:
                 check_envelopes(fh, name, sealed_object=True)
@@ -357,12 +359,12 @@ class Repository:
             stored = self.need_cipher().open_frame(pack, offset, stored, where)
         return codec.decompress(stored, where)
 
-    def frame(self, chunk: list[Any]) -> bytes:
+    def frame(self, chunk: Chunk) -> bytes:
         """The raw bytes of the frame a chunk lives in, checked against its stored CRC.
 
         A small cache keeps the last frames, because neighbouring small files share one.
         """
-        pack, off, length, crc = chunk[0], chunk[1], chunk[2], chunk[3]
+        pack, off, length, crc = chunk.pack, chunk.frame_offset, chunk.frame_length, chunk.frame_crc32c
         key = (pack, off)
         raw = self._frames.get(key)
         if raw is not None:
@@ -374,11 +376,11 @@ class Repository:
             self._frames.popitem(last=False)
         return raw
 
-    def chunk_data(self, chunk: list[Any]) -> bytes:
+    def chunk_data(self, chunk: Chunk) -> bytes:
         """The content bytes of one chunk, checked end to end against the raw CRC."""
         raw = self.frame(chunk)
-        roff, rlen, rcrc = chunk[4], chunk[5], chunk[6]
+        roff, rlen, rcrc = chunk.raw_offset, chunk.raw_length, chunk.raw_crc32c
         data = raw[roff:roff + rlen]
         if len(data) != rlen or crc32c.crc32c(data) != rcrc:
-            raise DamageError(f"{pack_object(chunk[0])}@{chunk[1]}: content CRC32C mismatch")
+            raise DamageError(f"{pack_object(chunk.pack)}@{chunk.frame_offset}: content CRC32C mismatch")
         return data

@@ -3,6 +3,11 @@
 Object names are '/'-separated relative keys such as ``data/<backup>/000001.pack``. A backend
 must make `put` atomic: a reader sees the whole object or none of it. That single property is
 what lets the repository commit a backup by writing its manifest last.
+
+Every backend offers every method of `Storage`, so callers never ask which backend they
+hold: staged writes that can be aborted, `prepare` before a first write, clearing what dead
+writers left, the store's own checksums (None where it keeps none) and, where an object is
+a file on this machine, its path.
 """
 
 from __future__ import annotations
@@ -84,8 +89,9 @@ class Storage(Protocol):
     def put_file(self, name: str, path: Path) -> None:
         """Store the content of a local file atomically (large objects go through this)."""
 
-    def open_write(self, name: str) -> BinaryIO:
-        """A writable stream whose content appears under `name` only on `close()`."""
+    def open_write(self, name: str) -> StagedWriter:
+        """A writable stream whose content appears under `name` only on `close()`, and never
+        after `abort()` (or a `with` block left by an exception)."""
 
     def open_read(self, name: str) -> BinaryIO:
         """A readable stream over the whole object, for objects too large to hold in memory."""
@@ -108,6 +114,25 @@ class Storage(Protocol):
 
     def close(self) -> None:
         """Release cached handles."""
+
+    def prepare(self, create: bool = False) -> None:
+        """Make the location ready to receive a repository: a local directory is created
+        (0700); a bucket is proven reachable with these credentials, created when `create`
+        is given, and checked to support Object Lock when the target asks for it."""
+
+    def clear_stale_writes(self, dry_run: bool = False) -> tuple[int, int]:
+        """Remove what writers that died left behind (temporary files and the empty
+        directories they were in, unfinished multipart uploads); (how many, bytes). Only
+        under the location's writer lock: otherwise a live writer's work would go."""
+
+    def checksum_problem(self, name: str, expected_crc32c: int | None = None) -> str | None:
+        """Where the store keeps a checksum of its own for an object (S3 additional
+        checksums, read by a HEAD), a sentence when it is not `expected_crc32c` (else the one
+        sent at upload); None when they agree or the store keeps none."""
+
+    def local_path(self, name: str) -> Path | None:
+        """The object as a file on this machine (copied as is, in parallel parts, by an
+        upload), or None when it is not one."""
 
 
 class ObjectLockedError(ReliadError):

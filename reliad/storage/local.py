@@ -81,8 +81,8 @@ class LocalStorage:
         with _AtomicWriter(self._path(name)) as w, open(path, "rb") as src:
             shutil.copyfileobj(src, w.fh, 1 << 20)
 
-    def open_write(self, name: str) -> BinaryIO:
-        return _AtomicWriter(self._path(name))  # type: ignore[return-value]
+    def open_write(self, name: str) -> StagedWriter:
+        return _AtomicWriter(self._path(name))
 
     def open_read(self, name: str) -> BinaryIO:
         return open(self._path(name), "rb")
@@ -145,11 +145,36 @@ class LocalStorage:
             parent = parent.parent
 
     def stale_temporaries(self) -> Iterator[Path]:
-        """Temporary files left by a writer that died; prune removes them."""
+        """Temporary files left by a writer that died."""
         for dirpath, _dirs, files in os.walk(self.root):
             for f in files:
                 if f.startswith(_TMP_PREFIX):
                     yield Path(dirpath) / f
+
+    def clear_stale_writes(self, dry_run: bool = False) -> tuple[int, int]:
+        count = size = 0
+        for path in self.stale_temporaries():
+            with contextlib.suppress(OSError):
+                n = path.stat().st_size
+                if not dry_run:
+                    path.unlink()
+                count += 1
+                size += n
+        data = self.root / "data"
+        for d in sorted(data.iterdir()) if data.is_dir() and not dry_run else []:
+            if d.is_dir():
+                with contextlib.suppress(OSError):
+                    d.rmdir()  # only when empty: what an aborted writer leaves
+        return count, size
+
+    def prepare(self, create: bool = False) -> None:
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    def checksum_problem(self, name: str, expected_crc32c: int | None = None) -> str | None:
+        return None  # a filesystem keeps no checksum of a file's content
+
+    def local_path(self, name: str) -> Path | None:
+        return self._path(name)
 
     def close(self) -> None:
         with self._caches_lock:

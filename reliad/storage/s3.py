@@ -292,8 +292,8 @@ class S3Storage:
     def put_file(self, name: str, path: Path) -> None:
         self._upload(name, lambda: open(path, "rb"), file_crc32c(path))  # noqa: SIM115 - closed by _upload
 
-    def open_write(self, name: str) -> BinaryIO:
-        return _Writer(self, name)  # type: ignore[return-value]
+    def open_write(self, name: str) -> StagedWriter:
+        return _Writer(self, name)
 
     def open_read(self, name: str) -> BinaryIO:
         """The object spooled to a temporary file, so a broken connection mid-read is retried
@@ -406,7 +406,16 @@ class S3Storage:
     def close(self) -> None:
         self.client.close()
 
-    # -- beyond the protocol: what replication, verify and prune need -----------------
+    def prepare(self, create: bool = False) -> None:
+        self.check(create_bucket=create)
+
+    def clear_stale_writes(self, dry_run: bool = False) -> tuple[int, int]:
+        return (len(self._stale_uploads()) if dry_run else self.abort_stale_uploads()), 0
+
+    def local_path(self, name: str) -> Path | None:
+        return None
+
+    # -- beyond the protocol ------------------------------------------------------------
     def locked_until(self, name: str) -> datetime | None:
         """The Object Lock retain-until date of the current version, if still in the future."""
         h = self.head(name)
@@ -476,11 +485,8 @@ class S3Storage:
         log.info("event=bucket_created target=%s bucket=%s object_lock=%s", self.target, self.bucket,
                  bool(self.object_lock))
 
-    def abort_stale_uploads(self) -> int:
-        """Abort the multipart uploads left under our prefix by a writer that died.
-
-        Called under the replication lock, so every upload found is one nobody will finish.
-        """
+    def _stale_uploads(self) -> list[tuple[str, str]]:
+        """(key, upload id) of every unfinished multipart upload under our prefix."""
         def go() -> list[tuple[str, str]]:
             out = []
             pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket, Prefix=self.prefix)
@@ -488,7 +494,14 @@ class S3Storage:
                 out += [(u["Key"], u["UploadId"]) for u in page.get("Uploads", [])]
             return out
 
-        stale = self._call("list unfinished uploads", go)
+        return self._call("list unfinished uploads", go)
+
+    def abort_stale_uploads(self) -> int:
+        """Abort the multipart uploads left under our prefix by a writer that died.
+
+        Called under the replication lock, so every upload found is one nobody will finish.
+        """
+        stale = self._stale_uploads()
         for key, upload_id in stale:
             with contextlib.suppress(FileNotFoundError):
                 self._call(f"abort the unfinished upload of {key}", lambda k=key, u=upload_id:  # type: ignore[misc]

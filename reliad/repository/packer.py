@@ -21,12 +21,11 @@ import crc32c
 from reliad.errors import ReliadError
 from reliad.repository import codec
 from reliad.repository.crypto import OVERHEAD, Cipher
-from reliad.repository.repo import pack_object
+from reliad.repository.manifest import Chunk
+from reliad.repository.names import pack_name, pack_object
 from reliad.storage.base import Storage
 
 log = logging.getLogger(__name__)
-
-Chunk = list[Any]
 
 
 class PackWriter:
@@ -74,7 +73,7 @@ class PackWriter:
 
     def _roll(self) -> None:
         self._commit_current()
-        name = f"{self.backup_id}/{len(self.packs) + 1:06d}"
+        name = pack_name(self.backup_id, len(self.packs) + 1)
         self.packs.append(name)
         self._out = self.storage.open_write(pack_object(name))
         self._pos = 0
@@ -104,9 +103,7 @@ class PackWriter:
         What cannot be deleted now (the store is gone) prune removes later."""
         for fut, out in [*self._commits, (None, self._out)]:
             if out is not None and (fut is None or fut.cancel()):
-                abort = getattr(out, "abort", None)
-                if abort:
-                    abort()
+                out.abort()
         self._out = None
         self._commits.clear()
         self._committer.shutdown(wait=True)
@@ -130,10 +127,10 @@ def _encode(raw: bytes | bytearray | memoryview, level: int, chunks: list[Chunk]
     envelope instead."""
     view = memoryview(raw)
     for c in chunks:
-        if c[6] is None:
-            piece = view[c[4]:c[4] + c[5]]
-            c[6] = crc32c.crc32c(piece)
-            c[7] = chunk_hash(piece)
+        if c.raw_crc32c is None:
+            piece = view[c.raw_offset:c.raw_offset + c.raw_length]
+            c.raw_crc32c = crc32c.crc32c(piece)
+            c.hash = chunk_hash(piece)
     stored = codec.compress(raw, level)
     return stored, crc32c.crc32c(stored) if want_crc else 0
 
@@ -209,8 +206,8 @@ class FramePipeline:
                     compressed, crc = fut.result()
                     pack, off, length, crc = self.writer.write(compressed, crc)
                     for c in chunks:
-                        c[1], c[2], c[3] = off, length, crc
-                        c[0] = pack  # last: a record with a pack name is complete
+                        c.frame_offset, c.frame_length, c.frame_crc32c = off, length, crc
+                        c.pack = pack  # last: a record with a pack name is complete
                 except BaseException as e:  # handed to the caller's thread
                     with self._cond:
                         self._error = e
