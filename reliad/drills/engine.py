@@ -51,6 +51,7 @@ from reliad.jobs.rebuild import rebuild_catalog
 from reliad.jobs.restore import run_restore
 from reliad.jobs.verify import run_verify
 from reliad.repository import Repository
+from reliad.repository.names import MANIFESTS
 from reliad.targets import attached, open_repository
 from reliad.timeutil import iso, parse_iso, utcnow
 
@@ -210,7 +211,7 @@ class Drill:
             self.backup_id = self._choose(catalog, name)
         finally:
             catalog.close()
-        self.phases["fetch"].bytes = sum(o.size for o in self.repo.storage.list("manifests/"))
+        self.phases["fetch"].bytes = sum(o.size for o in self.repo.storage.list(MANIFESTS))
         self.phases["fetch"].detail = f"catalog rebuilt from offsite target {name!r}: {found} backups"
         self.header = self.repo.header(self.backup_id)
         self._check_space()

@@ -53,7 +53,7 @@ def _content_problem(fd: int, entry: Entry) -> str | None:
         return f"has {st.st_size} bytes, the backup has {entry.size}"
     pos = 0
     for c in entry.chunks:
-        length, want = int(c[5]), int(c[6])
+        length, want = c.raw_length, c.raw_crc32c
         data = os.pread(fd, length, pos)
         if len(data) != length or crc32c.crc32c(data) != want:
             return f"content differs from the backup at byte {pos} (CRC32C)"
