@@ -143,9 +143,10 @@ def _create(path: Path, what: str, init: Callable[[sqlite3.Connection], None]) -
 
 
 def connect(path: Path, what: str, fix: str, init: Callable[[sqlite3.Connection], None],
-            timeout: float = 30) -> CheckedConnection:
+            timeout: float = 30, check_same_thread: bool = True) -> CheckedConnection:
     """Open `path`, checked once per process, in autocommit mode (isolation_level=None).
-    When absent it is created whole, `init` (its schema, its version) run on it first."""
+    When absent it is created whole, `init` (its schema, its version) run on it first.
+    `check_same_thread=False` for a connection its owner guards with a lock of its own."""
     if not os.path.lexists(path):
         _create(path, what, init)
     try:
@@ -160,7 +161,8 @@ def connect(path: Path, what: str, fix: str, init: Callable[[sqlite3.Connection]
             raise StateFileError(f"{what} {path} is damaged ({trouble}); {fix}")
         _checked.add(key)
     try:
-        con = sqlite3.connect(path, timeout=timeout, isolation_level=None, factory=CheckedConnection)
+        con = sqlite3.connect(path, timeout=timeout, isolation_level=None, factory=CheckedConnection,
+                              check_same_thread=check_same_thread)
     except sqlite3.Error as e:
         raise explain(path, what, fix, e) from None
     con.where = (path, what, fix)

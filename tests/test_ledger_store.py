@@ -233,3 +233,25 @@ def test_utilisation_samples_fold_into_hourly_sums_and_peaks(tmp_path: Path) -> 
         led.record_utilisation(at("2026-03-01T10:59:00Z"), {"cpu": 90, "memory": 40, "disk": 31, "network": 300})
         (h,) = led.utilisation("2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z")
         assert (h["samples"], h["cpu_sum"], h["cpu_max"], h["memory_max"], h["network_sum"]) == (2, 100, 90, 50, 400)
+
+
+def test_a_garbled_or_truncated_ledger_is_one_sentence_with_what_to_do(tmp_path: Path, reliad) -> None:
+    """A ledger damaged in the middle (a bad sector, a half-copied file) is named on open by the
+    commands that read it, with what to do, never a traceback half way through a listing."""
+    with Ledger(tmp_path / "state") as led:
+        for i in range(300):
+            led.add_drill({"id": f"d{i:04}", "policy": "shop", "scenario": "general", "backup_id": "b",
+                           "started_at": "2026-03-01T00:00:00Z", "finished_at": "2026-03-01T00:01:00Z",
+                           "verdict": "PASS", "recovery_time_s": 1.0, "objective_s": 3600, "completeness": 1.0,
+                           "phases": [], "reasons": ["x" * 400]})
+    path = tmp_path / "state" / "ledger.db"
+    with open(path, "r+b") as fh:
+        fh.seek(path.stat().st_size // 2)
+        fh.write(b"\xff" * 3 * 4096)
+    for args in (("stats",), ("drills",), ("incidents",)):
+        proc = reliad.run(*args, expect=1)
+        assert "Traceback" not in proc.stderr
+        assert f"the ledger {path} is damaged" in proc.stderr and "reliad ledger restore" in proc.stderr
+    path.write_bytes(path.read_bytes()[:5000])
+    proc = reliad.run("stats", expect=1)
+    assert "is damaged" in proc.stderr and "Traceback" not in proc.stderr

@@ -16,11 +16,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from reliad import sqlitecheck
 from reliad.config import Config
 from reliad.errors import ConfigError, ReliadError
 from reliad.jobs.replicate import LEDGER_PREFIX
 from reliad.ledger.store import LEDGER_FILE, Ledger
 from reliad.repository import Repository
+from reliad.statedir import ensure_state_dir
 from reliad.targets import open_repository
 from reliad.timeutil import utcnow
 
@@ -90,7 +92,7 @@ def restore(config: Config, target_name: str, host: str | None = None) -> dict[s
     finally:
         repo.storage.close()
     state = config.state_dir
-    Ledger(state).close()  # the state directory exists, with the right mode
+    ensure_state_dir(state)
     fd, tmp = tempfile.mkstemp(dir=state, prefix=".ledger-restore-")
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -130,7 +132,11 @@ def _check(path: Path, name: str) -> None:
 
 
 def _has_history(path: Path) -> bool:
+    """Whether the ledger at `path` holds anything worth keeping; a damaged one always does
+    (it is kept aside for whoever wants to dig in it, as catalog rebuild keeps its file)."""
     if not path.exists():
         return False
+    if sqlitecheck.problem(path, "the ledger") is not None:
+        return True
     with Ledger(path.parent) as led:
         return bool(led.runs() or led.incidents() or led.drills())

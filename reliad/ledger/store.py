@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
+from reliad import sqlitecheck
 from reliad.errors import ReliadError
 from reliad.statedir import ensure_state_dir
 from reliad.timeutil import iso
@@ -31,6 +32,8 @@ LEDGER_FILE = "ledger.db"
 DRILL_KEYS = ("id", "policy", "scenario", "backup_id", "started_at", "finished_at", "verdict",
               "recovery_time_s", "objective_s", "completeness", "phases", "reasons")
 DRILL_VERDICTS = ("PASS", "FAIL", "NOT_VERIFIED")
+RESTORE_HINT = ("set it aside and bring back the offsite copy with 'reliad ledger restore' "
+                "(docs/RELIABILITY.md)")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -159,15 +162,14 @@ class Ledger:
         ensure_state_dir(state_dir)
         self.path = state_dir / LEDGER_FILE
         self._lock = threading.RLock()
-        try:
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self._migrate()
-        except sqlite3.DatabaseError as e:
-            raise ReliadError(f"{self.path}: cannot open the ledger ({e}); if it is damaged, "
-                              "'reliad ledger restore' brings back the offsite copy") from None
+        # checked on open (a truncated or garbled file is one sentence, never a traceback half
+        # way through a listing), created whole, errors named: as the catalog is
+        self.db = sqlitecheck.connect(self.path, "the ledger", RESTORE_HINT, lambda db: db.executescript(SCHEMA),
+                                      check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=FULL")
+        self._migrate()
 
     def close(self) -> None:
         self.db.close()
@@ -218,7 +220,7 @@ class Ledger:
                     if self.db.in_transaction:
                         self.db.execute("ROLLBACK")
                     raise
-            except sqlite3.OperationalError as e:
+            except (sqlite3.OperationalError, sqlitecheck.StateFileError) as e:
                 raise LedgerWriteError(f"{self.path}: a ledger write failed and was not kept ({e}); "
                                        "free space on its file system") from None
 
