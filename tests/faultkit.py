@@ -11,10 +11,10 @@ import pytest
 
 
 @contextlib.contextmanager
-def small_disk(where: Path) -> Iterator[Path]:
-    """A 4 MiB tmpfs at `where` (root may mount; elsewhere the test skips with the reason)."""
+def small_disk(where: Path, size: str = "4m") -> Iterator[Path]:
+    """A small tmpfs at `where` (root may mount; elsewhere the test skips with the reason)."""
     where.mkdir()
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(where)], capture_output=True,
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True,
                           text=True)
     if proc.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs for the full disk: {proc.stderr.strip()}")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT, Reliad, write_config
+from faultkit import small_disk
 
 from tests.test_metrics import samples, value
 
@@ -202,13 +203,7 @@ def test_drill_of_a_named_older_backup(tmp_path, src):
 
 
 def test_refuses_to_start_without_the_space_it_needs(tmp_path, src):
-    standby = tmp_path / "small"
-    standby.mkdir()
-    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(standby)], capture_output=True,
-                           text=True)
-    if mount.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs here: {mount.stderr.strip()}")
-    try:
+    with small_disk(tmp_path / "small", "1m") as standby:
         r = drill_config(tmp_path, src)
         r.config.write_text(r.config.read_text().replace('standby = "standby"', f'standby = "{standby}"'))
         r.run("backup", "shop", "--type", "full")  # 3 MiB, on a 1 MiB file system
@@ -216,8 +211,6 @@ def test_refuses_to_start_without_the_space_it_needs(tmp_path, src):
         assert rec["verdict"] == "NOT_VERIFIED" and "not enough space for the standby" in rec["reasons"][0]
         assert {p["name"]: p["outcome"] for p in rec["phases"]}["restore"] == "skipped"
         assert list(standby.iterdir()) == []
-    finally:
-        subprocess.run(["umount", str(standby)], check=True)
 
 
 def test_check_config_refuses_a_standby_over_a_source_and_warns_about_severe_drills(tmp_path, src):
