@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from reliad.errors import DamageError, ReliadError
+from reliad.jobs.restore_dirs import premake_dirs
 from reliad.jobs.restore_paths import PathMap, moved, normalise, relative_root, relative_to, strip_components
 from reliad.repository import Repository
 from reliad.repository.manifest import Entry, display_path, safe_relpath
@@ -399,6 +400,12 @@ class Restorer:
         def plan(e: Entry) -> list[Any]:
             return e.chunks if e.type in ("file", "hardlink") and _selected(e.path, wanted) else []
 
+        def place(path: bytes, is_dir: bool) -> bytes | None:
+            if not _selected(path, wanted):
+                return None
+            return path if self.where is None else self.where(path, is_dir)
+
+        premake_dirs(self.repo.entry_lines(backup_id), root_fd, place, backup_id)
         stream = FrameStream(self.repo, self.repo.entries(backup_id), plan)
         try:
             for seq, (entry, chunks) in enumerate(stream):

