@@ -148,12 +148,13 @@ class FramePipeline:
     a record's pack name last, so a record with a pack name is complete: that is how the
     caller tells which entries can go into the manifest (`placed`).
 
-    The window is 8 MiB: peak RSS of the benchmark's full backup was 79 MiB with 4 MiB,
-    89 MiB with 8 and 103-111 MiB with 16 (the issue's limit is 100).
+    The window is 6 MiB: peak RSS of the benchmark's full backup (issue 18's limit is 90 MiB)
+    was 81-83 MiB with 4 MiB, 87-89 with 6, 89-93 with 8 and 103-111 with 16; with 4 MiB the
+    full took 6.0-6.4 s against 5.4-5.5 s with 8 (`/usr/bin/time`, alternating, load 1).
     """
 
     def __init__(self, writer: PackWriter, level: int, workers: int | None = None,
-                 window: int = 8 << 20) -> None:
+                 window: int = 6 << 20) -> None:
         self.writer = writer
         self.level = level
         n = workers or max(1, min(4, os.cpu_count() or 1))
