@@ -23,7 +23,8 @@ LAYERS: dict[str, int] = {
     "repository": 20, "catalog": 20, "audit": 20,
     "storage": 15,
     "config": 10,
-    "errors": 0, "timeutil": 0, "redact": 0, "statedir": 0, "sqlitecheck": 0, "progress": 0, "logsetup": 0, "reliad": 0,
+    "errors": 0, "timeutil": 0, "redact": 0, "statedir": 0, "sqlitecheck": 0, "progress": 0, "logsetup": 0,
+    "memory": 0, "reliad": 0,
 }
 
 

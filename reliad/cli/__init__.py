@@ -32,6 +32,7 @@ from reliad.cli import (
     stats,
     verify,
 )
+from reliad.memory import limit_malloc_arenas
 
 COMMANDS: list[click.Command] = [
     backup.backup_cmd,
@@ -73,6 +74,7 @@ def main(config_path: str | None) -> None:
     verifies them, and records every run. Start with `reliad backup POLICY`;
     policies/ in the source tree has example configurations.
     """
+    limit_malloc_arenas()  # before the command starts its threads
 
 
 for _cmd in COMMANDS:
