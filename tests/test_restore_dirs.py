@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from conftest import Reliad, write_config
 from engine_kit import open_repo, restored
 
+from reliad.errors import RepositoryError
 from reliad.jobs import restore
 from reliad.jobs.restore_dirs import premake_dirs
 from reliad.repository.manifest import Entry
@@ -132,3 +134,15 @@ def test_the_restores_path_mapping_and_selection_apply(tmp_path):
 
     _premake(dest, _lines(_dir(b"other"), _dir(b"src"), _dir(b"src/a"), _dir(b"src/a/b")), place)
     assert _made(dest) == ["a", "a/b"]
+
+
+def test_a_manifest_that_cannot_be_read_leaves_no_writer_thread_behind(tmp_path):
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "f").write_text("f")
+    cfg = write_config(tmp_path / "reliad.toml", [str(tree)])
+    Reliad(cfg).json("backup", "shop", "--type", "full")
+    before = threading.active_count()
+    with pytest.raises(RepositoryError, match="no backup"):
+        restore.run_restore(open_repo(cfg), "20260101T000000.000000Z-0a0a0a", tmp_path / "dest", [])
+    assert threading.active_count() == before

@@ -405,9 +405,9 @@ class Restorer:
                 return None
             return path if self.where is None else self.where(path, is_dir)
 
-        premake_dirs(self.repo.entry_lines(backup_id), root_fd, place, backup_id)
         stream = FrameStream(self.repo, self.repo.entries(backup_id), plan)
         try:
+            premake_dirs(self.repo.entry_lines(backup_id), root_fd, place, backup_id)
             for seq, (entry, chunks) in enumerate(stream):
                 if not _selected(entry.path, wanted):
                     continue
