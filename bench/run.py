@@ -3,7 +3,8 @@
 Every tool gets a fresh copy of the same generated tree (bench/gen.py) and a fresh repository,
 and goes through the same steps: first full backup, the ~1 % change, an incremental, read-all
 verification, restore of the latest backup into an empty directory, and that restore again
-right after its first result was deleted (see `restore_after_delete`). Each timed step ends with
+right after its first result was deleted (see `restore_after_delete`). Within a run, each step
+is taken by every tool in turn before the next step starts (`run_round`). Each timed step ends with
 `sync`, so data still in the page cache is paid for by the step that wrote it. Peak RSS is the
 larger of /usr/bin/time's maximum resident set size and a psutil poll of the process tree's sum.
 
@@ -335,28 +336,40 @@ def copy_tree(src: Path, dest: Path) -> None:
     subprocess.run(["sync"], check=True)
 
 
-def run_tool(name: str, pristine: Path, scratch: Path, seed: int, log: Callable[[str], None]) -> dict[str, float]:
-    """One tool through every step on a fresh copy in a new directory; returns its figures."""
-    scratch.mkdir(parents=True)
-    src = scratch / "shop"
-    copy_tree(pristine, src)
-    tool = TOOL_CLASSES[name](scratch, src)
-    tool.init()
-    r: dict[str, float] = {}
-    m = tool.full()
-    r["full_s"], r["full_cpu_s"], r["rss_mib"] = m.seconds, m.cpu_s, m.rss_mib
-    r["repo_mib"] = tool.repo_bytes() / MiB
-    gen.mutate(src, seed + 1)
+def run_round(names: list[str], pristine: Path, work: Path, run: int, seed: int,
+              log: Callable[[str], None]) -> dict[str, dict[str, float]]:
+    """One run of every tool, each on a fresh copy in a directory of its own, step by step:
+    each step is taken by every tool in turn before the next step starts, so the two figures
+    a ratio compares were measured seconds apart rather than a minute (on a shared virtual
+    machine the CPU slows down for a minute at a time: in one run of 09:19-09:25 every
+    figure of one tool, CPU time included, came out a quarter higher)."""
+    tools: dict[str, Tool] = {}
+    for name in names:
+        scratch = work / f"run-{run}-{name}"
+        scratch.mkdir(parents=True)
+        copy_tree(pristine, scratch / "shop")
+        tools[name] = TOOL_CLASSES[name](scratch, scratch / "shop")
+        tools[name].init()
+    r: dict[str, dict[str, float]] = {name: {} for name in names}
+    for name, tool in tools.items():
+        m = tool.full()
+        r[name].update(full_s=m.seconds, full_cpu_s=m.cpu_s, rss_mib=m.rss_mib, repo_mib=tool.repo_bytes() / MiB)
+    for tool in tools.values():
+        gen.mutate(tool.src, seed + 1)
     subprocess.run(["sync"], check=True)
-    m = tool.incremental()
-    r["incr_s"] = m.seconds
-    r["incr_growth_mib"] = tool.repo_bytes() / MiB - r["repo_mib"]
-    r["verify_s"] = tool.verify().seconds
-    m = tool.restore(scratch / "restored")
-    r["restore_s"], r["restore_cpu_s"] = m.seconds, m.cpu_s
-    m = restore_after_delete(tool, scratch / "restored")
-    r["restore_deleted_s"], r["restore_deleted_cpu_s"] = m.seconds, m.cpu_s
-    log(f"{name}: " + ", ".join(f"{k}={v:.2f}" for k, v in r.items()))
+    for name, tool in tools.items():
+        r[name]["incr_s"] = tool.incremental().seconds
+        r[name]["incr_growth_mib"] = tool.repo_bytes() / MiB - r[name]["repo_mib"]
+    for name, tool in tools.items():
+        r[name]["verify_s"] = tool.verify().seconds
+    for name, tool in tools.items():
+        m = tool.restore(tool.work / "restored")
+        r[name]["restore_s"], r[name]["restore_cpu_s"] = m.seconds, m.cpu_s
+    for name, tool in tools.items():
+        m = restore_after_delete(tool, tool.work / "restored")
+        r[name]["restore_deleted_s"], r[name]["restore_deleted_cpu_s"] = m.seconds, m.cpu_s
+    for name in names:
+        log(f"{name}: " + ", ".join(f"{k}={v:.2f}" for k, v in r[name].items()))
     return r
 
 
@@ -570,12 +583,13 @@ def main(argv: list[str] | None = None) -> int:
     check_room(a.work, result.info["source_mib"] * MiB * 2.5 * a.runs * len(tools))
     try:
         for i in range(a.runs):
-            # Each run starts with another tool, and nothing is deleted until the end: on ext4
-            # without a journal, creating files just after tens of thousands were deleted costs
-            # several times more (the allocator steps over recently freed inodes), which made
-            # restore times depend on which tool's tree had been removed just before.
-            for t in tools[i % len(tools):] + tools[:i % len(tools)]:
-                result.runs[t].append(run_tool(t, pristine, a.work / f"run-{i + 1}-{t}", a.seed, log))
+            # Each run starts with another tool, and nothing is deleted until the end but each
+            # tool's own restored tree: on ext4 without a journal, creating files after tens of
+            # thousands were deleted costs several times more (the allocator steps over recently
+            # freed inodes), which made restore times depend on which tree went just before.
+            order = tools[i % len(tools):] + tools[:i % len(tools)]
+            for t, figures in run_round(order, pristine, a.work, i + 1, a.seed, log).items():
+                result.runs[t].append(figures)
         summary = summarize(result)
         print(f"source tree: {result.info['source_mib']:.0f} MiB, median of {a.runs} run(s), wall times include sync; "
               "targets are checked on the worst run")
