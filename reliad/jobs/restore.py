@@ -407,7 +407,8 @@ class Restorer:
 
         stream = FrameStream(self.repo, self.repo.entries(backup_id), plan)
         try:
-            premake_dirs(self.repo.entry_lines(backup_id), root_fd, place, backup_id)
+            made = premake_dirs(self.repo.entry_lines(backup_id), root_fd, place, backup_id)
+            log.debug("event=restore_dirs_made count=%d", made)
             for seq, (entry, chunks) in enumerate(stream):
                 if not _selected(entry.path, wanted):
                     continue

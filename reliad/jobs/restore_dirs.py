@@ -2,23 +2,23 @@
 
 On ext4 this decides where the files' inodes go, and so what a restore right after data loss
 costs. Directories made one at a time between their files all land in their parent's flex
-group, and their files fill the same few block groups densely. When that tree is deleted and
-restored again within `vm.dirty_expire_centisecs` (30 s), every new inode's allocation steps
-over all the recently freed ones of its group (`recently_deleted` under `find_inode_bit`),
-so creating N files costs N times the group's freed inodes. Directories made in one burst
-first are spread by the Orlov allocator, and their files then go to fresh groups. Measured
-on the benchmark's tree (20,313 files in 250 directories, empty files made in manifest
-order right after deleting the same tree): 15.5-17.7 s of system time one at a time,
-0.6-0.7 s directories first; restic makes its directories first too.
+group, and their files fill the same few block groups densely. Once that tree is deleted,
+every new inode's allocation in those groups steps over their freed inodes
+(`recently_deleted` under `find_inode_bit`), for minutes on this machine's kernel (6.18), so
+creating N files costs N times the group's freed inodes. Directories made in one burst
+first are spread by the Orlov allocator, and their files then go to fresh groups, as
+restic's do. Measured on the benchmark's tree (20,313 empty files in 250 directories, in
+manifest order, right after deleting the same tree, alternating): 16.8 s and 7.1 s of
+system time one at a time, 3.1 s and 3.4 s directories first (docs/PERFORMANCE.md).
 
 This pass reads only the manifest's raw lines and parses just the directories' (a few
 hundredths of a second for 20,000 entries). It changes nothing the restore then does: it
 makes a directory only while the manifest is in the order a backup writes it (each path
 after the one before, so no entry anywhere before it is at the same path), only inside
 DEST or a directory this pass made itself, and only with mkdir, which neither follows nor
-replaces anything. Whatever is in the way, a manifest out of order, a name it cannot read
-without a full parse, or a damaged line ends the pass, and the restore proper meets it and
-reports it as it always did.
+replaces anything. A manifest out of order, a name it cannot read without a full parse or a
+damaged line ends the pass; a directory it cannot make (something is in the way) is left,
+with everything below it. The restore proper meets these and reports them as it always did.
 """
 
 from __future__ import annotations
