@@ -10,24 +10,24 @@ from conftest import Reliad, need_program
 from .seaweed import Weed, bucket_name, s3_config
 
 
-@pytest.fixture(scope="session")
-def weed(tmp_path_factory: pytest.TempPathFactory):
-    """One S3 server for the whole session; tests isolate themselves by bucket."""
+def _serve(tmp_path_factory: pytest.TempPathFactory, name: str):
     need_program("weed")
-    server = Weed(tmp_path_factory.mktemp("weed"))
+    server = Weed(tmp_path_factory.mktemp(name))
     server.start()
     yield server
     server.kill()
+
+
+@pytest.fixture(scope="session")
+def weed(tmp_path_factory: pytest.TempPathFactory):
+    """One S3 server for the whole session; tests isolate themselves by bucket."""
+    yield from _serve(tmp_path_factory, "weed")
 
 
 @pytest.fixture
 def own_weed(tmp_path_factory: pytest.TempPathFactory):
     """A server of its own, for a test that kills it."""
-    need_program("weed")
-    server = Weed(tmp_path_factory.mktemp("weed-own"))
-    server.start()
-    yield server
-    server.kill()
+    yield from _serve(tmp_path_factory, "weed-own")
 
 
 @pytest.fixture
