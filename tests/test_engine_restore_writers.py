@@ -160,3 +160,44 @@ def _open_below(dest: Path) -> list[str]:
         if target.startswith(str(dest) + "/"):
             out.append(target)
     return out
+
+
+def test_files_of_two_directories_are_created_at_the_same_time(tmp_path, monkeypatch):
+    """A directory's files go down one writer's lane and the next directory's down another's
+    (issue 18): while a creation in one directory is slow (after mass deletion ext4 makes every
+    creation scan past the freed inodes), the next directory's files are created beside it.
+    Here the first file of `a` is created only once a file of `b` has been: with one
+    creating thread (or one queue for both directories) it waits, in vain, for 20 s."""
+    tree = tmp_path / "tree"
+    for d in ("a", "b"):
+        (tree / d).mkdir(parents=True)
+        for i in range(5):
+            (tree / d / f"{d}-{i}").write_bytes(f"{d}{i}\n".encode())
+    config, bid = _backup(tmp_path, tree)
+
+    real_open = os.open
+    b_made = threading.Event()
+    waited: list[bool] = []
+    threads: dict[bytes, set[str]] = {b"a": set(), b"b": set()}
+
+    def open_(path, flags, mode=0o777, *, dir_fd=None):
+        name = os.fsencode(path)
+        if flags & os.O_CREAT and name[:2] in (b"a-", b"b-"):
+            threads[name[:1]].add(threading.current_thread().name)
+            if name == b"a-0":
+                waited.append(b_made.wait(20))
+            fd = real_open(path, flags, mode, dir_fd=dir_fd)
+            if name.startswith(b"b-"):
+                b_made.set()
+            return fd
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "open", open_)
+    dest = tmp_path / "dest"
+    result = restore.run_restore(open_repo(config), bid, dest, [])
+    monkeypatch.undo()
+
+    assert waited == [True], "the second directory's files waited for the first directory's"
+    assert result["errors"] == [] and result["files"] == 10
+    assert len(threads[b"a"]) == 1 and len(threads[b"b"]) == 1 and threads[b"a"] != threads[b"b"]
+    assert_same(snapshot(tree), snapshot(restored(dest, tree)))

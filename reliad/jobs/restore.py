@@ -11,7 +11,11 @@ writers, which create it through that fd (O_EXCL | O_NOFOLLOW, exactly as the ma
 would), write it, set owner, mode and times and close it. Creating files there matters on
 ext4: right after mass deletion each new inode costs a scan past the recently freed ones
 (`recently_deleted` under `ext4_create`), and that kernel time now runs beside the main
-thread on another core.
+thread on other cores. Each writer has a lane of its own, and the files of one directory
+all go down one lane while the next directory's go down the next: the writers then create
+in different directories at once, which the kernel lets run in parallel (two threads
+creating in one directory queue on its lock), and which after mass deletion also lands the
+new inodes where the allocator's scans are short (docs/PERFORMANCE.md, "Restore").
 
 The result is what a single thread in manifest order would give: a path whose file is
 still queued for creation is waited for before anything else is done at that path or
@@ -42,7 +46,7 @@ _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _ZERO = bytes(64 << 10)
 _T = TypeVar("_T")
-_WRITERS = 2  # threads writing file contents; more only add GIL hand-offs on small machines
+_WRITERS = 2  # writer threads (lanes); more only add GIL hand-offs on small machines
 _BUDGET = 32 << 20  # bytes of decoded frames that queued writes may hold
 _OPEN_FILES = 256  # files created but not yet closed by the writers (each holds an fd)
 _BATCH_BYTES = 1 << 20  # writes go to the threads in batches: one hand-off per batch, not per file
@@ -157,11 +161,12 @@ class _PendingFile:
     write drops: whoever brings it to zero finishes the file, after every write to it.
     """
 
-    def __init__(self, make_fd: Callable[[], int], parent: DirRef, entry: Entry, seq: int, linked: bool) -> None:
+    def __init__(self, make_fd: Callable[[], int], parent: DirRef, entry: Entry, seq: int, linked: bool,
+                 lane: int) -> None:
         self.make_fd: Callable[[], int] | None = make_fd
         self.parent = parent  # held until the file comes back finished (main thread)
         self.fd: int | None = None
-        self.created = False  # the creation was tried (under the writers' lock)
+        self.lane = lane  # the writer that creates, writes and finishes it, in its items' order
         self.entry = entry
         self.seq = seq  # the entry's place in the manifest, so errors are listed in its order
         self.refs = 1
@@ -177,17 +182,20 @@ class _Writers:
     """Threads that create files, write their chunks, then set the files' attributes and
     close them; finished files come back through `finished`.
 
-    A file's creation is its first queued item. Each batch's creations are done before its
-    writes, and a write whose file another thread is still creating waits for it; creations
-    never wait for anything, so nothing waits in a circle. `pending` maps the path of every
-    file whose creation was queued but not yet tried to the file (see `wait_created`).
+    A file's creation is its first queued item, and all its items go down one lane, the
+    queue of one writer, which takes them in order: a write always finds its file created
+    (or its creation failed), and writers never wait for each other. The main thread picks
+    the lane per directory (`lane_for`). `pending` maps the path of every file whose
+    creation was queued but not yet tried to the file (see `wait_created`).
 
     Writes are handed over in batches (many small files, or a few chunks of a large one),
-    so the threads wake once per batch. A chunk is a memoryview into a decoded frame and
-    keeps the whole frame alive until it is written, so the frames held by queued writes
-    are counted, each once, by size, and the main thread waits while they exceed `budget`
-    or while `open_files` files are open. FrameStream hands out views of immutable bytes it
-    never reuses, so a view stays valid after the stream moves on; other buffers are copied.
+    so a writer wakes once per batch; whenever the main thread hands over a batch it hands
+    over every lane's, so that nothing it waits for is still in its own hands. A chunk is a
+    memoryview into a decoded frame and keeps the whole frame alive until it is written, so
+    the frames held by queued writes are counted, each once, by size, and the main thread
+    waits while they exceed `budget` or while `open_files` files are open. FrameStream hands
+    out views of immutable bytes it never reuses, so a view stays valid after the stream
+    moves on; other buffers are copied.
     """
 
     def __init__(self, as_root: bool) -> None:
@@ -195,21 +203,20 @@ class _Writers:
         self.budget = _BUDGET
         self.open_files = max(2, _OPEN_FILES)  # the file being queued cannot finish yet
         self.finished: queue.SimpleQueue[_PendingFile] = queue.SimpleQueue()
-        self._tasks: queue.SimpleQueue[list[_Item] | None] = queue.SimpleQueue()
+        self._lanes: list[queue.SimpleQueue[list[_Item] | None]] = [queue.SimpleQueue() for _ in range(_WRITERS)]
         self._lock = threading.Condition(threading.Lock())
-        # One creation at a time: creations in one directory serialise on its inode lock in the
-        # kernel anyway (after mass deletion, for as long as ext4 scans past the recently freed
-        # inodes), and with two creating threads the system time of a restore rose by a third.
-        self._create_lock = threading.Lock()
-        self._batch: list[_Item] = []  # main thread only, until flushed
-        self._batch_bytes = 0
+        self._batches: list[list[_Item]] = [[] for _ in self._lanes]  # main thread only, until flushed
+        self._batch_bytes = 0  # of all lanes' batches
+        self._batch_items = 0
+        self._lane = 0  # the lane of the directory whose files are being queued ...
+        self._lane_dir: DirRef | None = None  # ... and that directory
         self._held = 0  # bytes of the frames in self._frames
         self._frames: dict[int, list[int]] = {}  # id(frame) -> [size, queued writes using it]
         self._opened = 0  # files queued (main thread only)
         self._closed = 0  # files finished (writers, under the lock)
         self.pending: dict[bytes, _PendingFile] = {}  # added by the main thread, removed by writers under the lock
-        self._threads = [threading.Thread(target=self._work, name=f"reliad-write-{i}", daemon=True)
-                         for i in range(_WRITERS)]
+        self._threads = [threading.Thread(target=self._work, args=(lane,), name=f"reliad-write-{i}", daemon=True)
+                         for i, lane in enumerate(self._lanes)]
         for t in self._threads:
             t.start()
 
@@ -219,11 +226,19 @@ class _Writers:
         The caller has waited for any earlier file at the same path (`wait_created`)."""
         if self._opened - self._closed >= self.open_files:
             self.flush()
-        f = _PendingFile(make_fd, parent.hold(), entry, seq, linked)
+        f = _PendingFile(make_fd, parent.hold(), entry, seq, linked, self.lane_for(parent))
         self._opened += 1
         self.pending[entry.path] = f
         self.add(f, _CREATE, None, False)
         return f
+
+    def lane_for(self, parent: DirRef) -> int:
+        """The next lane whenever the files queued move to another directory. The directory's
+        DirRef stands for it: the main thread holds one per open directory along its path."""
+        if parent is not self._lane_dir:
+            self._lane_dir = parent
+            self._lane = (self._lane + 1) % len(self._lanes)
+        return self._lane
 
     def wait_created(self, path: bytes) -> None:
         """Return once no file queued at `path` is still to be created: the main thread calls
@@ -239,20 +254,23 @@ class _Writers:
             if not isinstance(data.obj, bytes):
                 data = memoryview(data.tobytes())
             self._batch_bytes += len(data)
-        self._batch.append((f, pos, data, last))
-        if self._batch_bytes >= _BATCH_BYTES or len(self._batch) >= _BATCH_ITEMS:
+        self._batches[f.lane].append((f, pos, data, last))
+        self._batch_items += 1
+        if self._batch_bytes >= _BATCH_BYTES or self._batch_items >= _BATCH_ITEMS:
             self.flush()
 
     def flush(self) -> None:
-        """Hand the batch to the threads, then wait while too much is held or open."""
-        batch, self._batch, self._batch_bytes = self._batch, [], 0
+        """Hand every lane its batch, then wait while too much is held or open."""
+        batches, self._batches = self._batches, [[] for _ in self._lanes]
+        self._batch_bytes = self._batch_items = 0
         with self._lock:
-            for f, _, data, _ in batch:
-                f.refs += 1
-                if data is not None:
-                    self._hold(data.obj)
-            if batch:
-                self._tasks.put(batch)
+            for lane, batch in zip(self._lanes, batches, strict=True):
+                for f, _, data, _ in batch:
+                    f.refs += 1
+                    if data is not None:
+                        self._hold(data.obj)
+                if batch:
+                    lane.put(batch)
             self._lock.wait_for(lambda: self._held <= self.budget and self._opened - self._closed < self.open_files)
 
     def wait(self, f: _PendingFile) -> None:
@@ -271,8 +289,8 @@ class _Writers:
         if not self._threads:
             return
         self.flush()
-        for _ in self._threads:
-            self._tasks.put(None)
+        for lane in self._lanes:
+            lane.put(None)
         for t in self._threads:
             t.join()
         self._threads.clear()
@@ -291,22 +309,18 @@ class _Writers:
             del self._frames[id(frame)]
             self._held -= slot[0]
 
-    def _work(self) -> None:
-        while (batch := self._tasks.get()) is not None:
+    def _work(self, lane: queue.SimpleQueue[list[_Item] | None]) -> None:
+        while (batch := lane.get()) is not None:
             made = [f for f, pos, _, _ in batch if pos == _CREATE]
             for f in made:
                 self._make(f)
             if made:
                 with self._lock:
                     for f in made:
-                        f.created = True
                         if self.pending.get(f.entry.path) is f:
                             del self.pending[f.entry.path]
                     self._lock.notify_all()
             for f, pos, data, _ in batch:
-                if data is not None and not f.created:  # created in a batch another thread holds
-                    with self._lock:
-                        self._lock.wait_for(lambda f=f: f.created)
                 if data is not None and f.fd is not None and f.error is None:
                     try:
                         _write_chunk(f.fd, data, pos)
@@ -335,8 +349,7 @@ class _Writers:
         make_fd, f.make_fd = f.make_fd, None
         assert make_fd is not None
         try:
-            with self._create_lock:
-                f.fd = make_fd()
+            f.fd = make_fd()
         except Exception as e:  # OSError, or DamageError when --overwrite finds a directory in the way
             with self._lock:
                 f.error = _reason(e)
