@@ -375,10 +375,10 @@ def run_round(names: list[str], pristine: Path, work: Path, run: int, seed: int,
 
 def restore_after_delete(tool: Tool, dest: Path) -> Measured:
     """Delete the restored tree, then restore into the same place at once: what a restore after
-    data loss meets. On ext4 without a journal, for about dirty_expire_centisecs (30 s) after
-    tens of thousands of inodes were freed, every new inode's allocation steps over the freed
-    ones again (`recently_deleted` under `ext4_create`), which can make file creation several
-    times slower; every tool pays it here the same way."""
+    data loss meets. On ext4 without a journal, for minutes after tens of thousands of inodes
+    were freed (docs/PERFORMANCE.md, "Measuring"), every new inode's allocation steps over the
+    freed ones again (`recently_deleted` under `ext4_create`), which can make file creation
+    several times slower; every tool pays it here the same way."""
     shutil.rmtree(dest)
     return tool.restore(dest)
 
