@@ -13,9 +13,9 @@ ext4: right after mass deletion each new inode costs a scan past the recently fr
 (`recently_deleted` under `ext4_create`), and that kernel time now runs beside the main
 thread on other cores. Each writer has a lane of its own, and the files of one directory
 all go down one lane while the next directory's go down the next: the writers then create
-in different directories at once, which the kernel lets run in parallel (two threads
-creating in one directory queue on its lock), and which after mass deletion also lands the
-new inodes where the allocator's scans are short (docs/PERFORMANCE.md, "Restore").
+in two directories at once, which the kernel lets run in parallel (two threads creating in
+one directory only queue on its lock), so after mass deletion two cores pay those scans
+(docs/PERFORMANCE.md, "Restore").
 
 The result is what a single thread in manifest order would give: a path whose file is
 still queued for creation is waited for before anything else is done at that path or
