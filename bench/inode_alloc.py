@@ -66,8 +66,13 @@ def _lanes(paths: list[tuple[str, bool]], dest: Path) -> None:
         if not is_dir:
             by_dir.setdefault(os.path.dirname(rel), []).append(rel)
     groups = list(by_dir.values())
-    threads = [threading.Thread(target=lambda k=k: [_touch(dest / rel) for g in groups[k::2] for rel in g])
-               for k in range(2)]
+
+    def lane(mine: list[list[str]]) -> None:
+        for files in mine:
+            for rel in files:
+                _touch(dest / rel)
+
+    threads = [threading.Thread(target=lane, args=(groups[k::2],)) for k in range(2)]
     for t in threads:
         t.start()
     for t in threads:
