@@ -28,7 +28,9 @@ def _all_commands() -> list[str]:
     out = []
 
     def walk(group: click.Group, prefix: list[str]) -> None:
-        for name, cmd in group.commands.items():
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):
+            cmd = group.get_command(ctx, name)
             if isinstance(cmd, click.Group):
                 walk(cmd, [*prefix, name])
             else:

@@ -203,7 +203,8 @@ def parse_drill(file: Path, name: str, raw: Any, policy: PolicyConfig, targets: 
         recovery_key=_recovery_key(file, f"{where}.recovery_key", raw["recovery_key"]) if "recovery_key" in raw
         else {},
         schedules={s: parse_entry(file, f"{where}.schedule.{s}", f"drill-{s}",
-                                  schedule.get(s, DEFAULT_SCHEDULES[s])) for s in SCENARIOS},
+                                  schedule.get(s, DEFAULT_SCHEDULES[s]), check_cron=s in schedule)
+                   for s in SCENARIOS},
         raw=raw)
 
 

@@ -23,8 +23,9 @@ from reliad.drills import bookkeeping
 from reliad.errors import ReliadError
 from reliad.jobs.dbrestore import run_db_restore
 from reliad.repository import Repository
+from reliad.repository.manifest import VIRTUAL_ROOT
 from reliad.sources import SOURCE_TYPES, mariadb, postgres
-from reliad.sources.dump import VIRTUAL_ROOT, find_program, password_from, run_client
+from reliad.sources.dump import find_program, password_from, run_client
 
 log = logging.getLogger(__name__)
 KINDS = ("postgres", "mariadb", "mysql")

@@ -26,10 +26,9 @@ from reliad.jobs.locate import find_backup
 from reliad.repository import Repository, codec
 from reliad.repository.crypto import HEAD, check_envelopes, parse_head
 from reliad.repository.keys import scan_slots
-from reliad.repository.manifest import Chunk, Entry, display_path, parse_entry
+from reliad.repository.manifest import VIRTUAL_ROOT, Chunk, Entry, display_path, parse_entry
 from reliad.repository.names import DATA, MANIFESTS, PACK_RE, data_prefix, manifest_object, pack_object
 from reliad.repository.prefetch import FrameStream
-from reliad.sources.dump import VIRTUAL_ROOT
 from reliad.targets import open_repository
 from reliad.timeutil import iso, utcnow
 

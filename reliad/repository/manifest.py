@@ -43,6 +43,9 @@ from reliad.repository.names import PACK_RE
 
 MANIFEST_FORMAT = "reliad-manifest"
 MANIFEST_VERSION = 1
+# The top directory of database dumps in a backup (`_reliad/<source>/<file>`, made by
+# reliad/sources/dump.py): they have no place in the filesystem, so they get this one.
+VIRTUAL_ROOT = b"_reliad"
 _FRAME_RAW = 1 << 20
 _ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # for what orjson cannot write (integers over 64 bits)
 # Trailer: skippable frame magic 0x184D2A5E, frame size 12, CRC32C (u32 LE), length (u64 LE).

@@ -23,10 +23,9 @@ from urllib.parse import quote
 from reliad.config import PolicyConfig, SourceConfig
 from reliad.errors import ReliadError
 from reliad.redact import register
-from reliad.repository.manifest import sort_key
+from reliad.repository.manifest import VIRTUAL_ROOT, sort_key
 from reliad.sources.base import SourceItem
 
-VIRTUAL_ROOT = b"_reliad"
 _ERR_TAIL = 64 << 10
 _PROGRAM = re.compile(r"^(?:pg_\w+|psql|mariadb(?:-dump)?|mysql(?:dump)?):\s*")
 
