@@ -15,6 +15,10 @@ from typing import Any, Protocol
 
 from reliad.config import Config
 
+# In the state directory: what the running service last wrote about itself (its pid, workers,
+# next runs), which `reliad status` reads without importing the service.
+STATE_FILE = "daemon.json"
+
 
 class JobCancelled(BaseException):
     """Raised inside a running backup (from its progress callback) to stop it. A

@@ -40,7 +40,7 @@ from reliad.config import Config, load_config
 from reliad.config.schedule import VERIFY_TYPES
 from reliad.daemon import drills, ledger, metrics_endpoint, monthly_report
 from reliad.daemon.notify import Notifier
-from reliad.daemon.protocol import JobResult, Request
+from reliad.daemon.protocol import STATE_FILE, JobResult, Request
 from reliad.daemon.scheduling import DRILL_JOBS, plan
 from reliad.daemon.worker import RepoWorker
 from reliad.errors import ReliadError
@@ -50,7 +50,6 @@ from reliad.timeutil import iso, utcnow
 log = logging.getLogger(__name__)
 ATTACHMENTS: tuple[Callable[[Service], None], ...] = (metrics_endpoint.attach, drills.attach, ledger.attach,
                                                       monthly_report.attach)
-STATE_FILE = "daemon.json"
 CANCEL_WAIT_S = 30.0  # after the grace period, how long a cancelled job may take to clean up
 
 

@@ -13,8 +13,8 @@ import psutil
 from reliad.catalog import Catalog
 from reliad.config import Config
 from reliad.config.schedule import VERIFY_TYPES
+from reliad.daemon.protocol import STATE_FILE
 from reliad.daemon.scheduling import DRILL_JOBS, plan
-from reliad.daemon.service import STATE_FILE
 from reliad.drills import records
 from reliad.drills.status import policy_status
 from reliad.timeutil import iso, utcnow
