@@ -214,6 +214,8 @@ class Drill:
         self.phases["fetch"].bytes = sum(o.size for o in self.repo.storage.list(MANIFESTS))
         self.phases["fetch"].detail = f"catalog rebuilt from offsite target {name!r}: {found} backups"
         self.header = self.repo.header(self.backup_id)
+        # one download of its manifest for the restore, the check of the standby tree and the databases
+        self._stack.enter_context(self.repo.manifest_fetched(self.backup_id))
         self._check_space()
 
     def _restore(self) -> None:

@@ -614,4 +614,5 @@ def run_restore(repo: Repository, backup_id: str, dest: Path, paths: list[str], 
         paths, where = [os.fsdecode(root)], relative_to(root)
     elif strip:
         where = strip_components(strip)
-    return Restorer(repo, dest, overwrite, progress, where).run(backup_id, paths)
+    with repo.manifest_fetched(backup_id):  # one download for the restore's two passes over it
+        return Restorer(repo, dest, overwrite, progress, where).run(backup_id, paths)

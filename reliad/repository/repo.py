@@ -11,9 +11,12 @@ Layout (see docs/FORMAT.md):
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
+import shutil
+import tempfile
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -94,6 +97,7 @@ class Repository:
         self.data_key: bytes | None = None  # kept only to wrap it for a new key slot
         self.slot: str | None = None  # the key slot that unlocked the repository
         self._frames: OrderedDict[tuple[str, int], bytes] = OrderedDict()
+        self._fetched: dict[str, Path] = {}  # backup id -> its manifest copied to this machine
 
     @classmethod
     def init(cls, storage: Storage, pack_size: int = DEFAULT_PACK_SIZE, secret: Secret | None = None,
@@ -237,8 +241,9 @@ class Repository:
         """The manifest's entry lines before parsing (`parse_entry` makes each an Entry):
         verify skips the parse of a line it has already seen verify clean."""
         name = manifest_object(check_backup_id(backup_id))
+        copy = self._fetched.get(backup_id)
         try:
-            stream = self.storage.open_read(name)
+            stream = copy.open("rb") if copy else self.storage.open_read(name)
         except FileNotFoundError:
             raise RepositoryError(f"{self.storage.location}: no backup {backup_id!r}") from None
         with stream:
@@ -246,6 +251,32 @@ class Repository:
                 yield from iter_sealed_lines(self.need_cipher(), stream, name)
             else:
                 yield from iter_lines(stream, name)
+
+    @contextlib.contextmanager
+    def manifest_fetched(self, backup_id: str) -> Iterator[None]:
+        """Within it, every pass over the backup's manifest reads one copy on this machine.
+        A restore passes over it twice (its directories first, then every entry), a drill up
+        to four times (the restore, the check of the standby tree, its databases), and from
+        S3 each pass was a download of the whole object: tens of MB for a large tree. Each
+        pass opens the copy anew, so passes may overlap. A local store's object is such a
+        copy already."""
+        name = manifest_object(check_backup_id(backup_id))
+        if backup_id in self._fetched or self.storage.local_path(name) is not None:
+            yield
+            return
+        try:
+            source = self.storage.open_read(name)
+        except FileNotFoundError:
+            raise RepositoryError(f"{self.storage.location}: no backup {backup_id!r}") from None
+        with source, tempfile.TemporaryDirectory(prefix="reliad-manifest-") as tmp:
+            copy = Path(tmp) / "manifest"
+            with copy.open("wb") as out:
+                shutil.copyfileobj(source, out, 1 << 20)
+            self._fetched[backup_id] = copy
+            try:
+                yield
+            finally:
+                del self._fetched[backup_id]
 
     def start_backup(self, backup_id: str, tmp_dir: Path | None, level: int) -> BackupWriter:
         """A writer for a new backup: frames go into its packs as they come, the manifest is

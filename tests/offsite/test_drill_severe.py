@@ -11,7 +11,11 @@ from pathlib import Path
 from conftest import Reliad
 from dbutil import make_bank, maria_connect, maria_database, pg_connect, pg_database
 
+from reliad.config import load_config
+from reliad.drills.engine import run_drill
 from reliad.repository import keys
+from reliad.repository.names import manifest_object
+from reliad.storage.s3 import S3Storage
 
 from .seaweed import s3_config
 
@@ -98,3 +102,25 @@ def test_severe_drill_with_databases(tmp_path, weed, src, bucket):
         assert rec["verdict"] == "PASS", rec["reasons"]
         assert [(c["name"], c["outcome"]) for c in rec["checks"]] == [("pg", "PASS"), ("maria", "PASS")]
         assert {d["source"] for d in rec["databases"]} == {"pg", "maria"}
+
+
+def test_a_severe_drill_downloads_the_backups_manifest_once(tmp_path, weed, src, bucket, monkeypatch):
+    """The restore, the check of the standby tree and the databases each pass over the
+    manifest; from the bucket, each pass was a download of it."""
+    passphrase(tmp_path / "drill-pass.txt")
+    r = severe_config(tmp_path, weed, src, bucket, 'recovery_key = { passphrase_file = "drill-pass.txt" }\n')
+    bid = r.json("backup", "shop", "--type", "full")["id"]
+    r.run("key", "add", "--target", "offsite", "--passphrase-file", str(tmp_path / "drill-pass.txt"),
+          "--label", "drills", env=FAST_KDF)
+    opened: list[str] = []
+    real_open_read = S3Storage.open_read
+
+    def counting(self: S3Storage, name: str):
+        opened.append(name)
+        return real_open_read(self, name)
+
+    monkeypatch.setattr(S3Storage, "open_read", counting)  # the real S3 storage, its downloads counted
+    monkeypatch.setenv(keys.TEST_KDF_ENV, "1")
+    rec = run_drill(load_config(r.config), "shop", "severe")
+    assert rec["verdict"] == "PASS", rec["reasons"]
+    assert opened.count(manifest_object(bid)) == 1
