@@ -321,7 +321,8 @@ def replicate_after_backup(config: Config, policy: PolicyConfig, backup_id: str)
         state[t.name] = {"state": "replicated" if ok else "pending", "error": r["error"]}
         pending += len(r["pending"])
         if r["error"]:
-            warnings.append(f"replication to {t.name!r} is pending: {r['error']}")
+            warnings.append(f"replication to {t.name!r} is pending: {r['error']}; 'reliad replicate' (or the next "
+                            "backup) sends what is pending")
     return {"replication": state, "replication_pending": pending, "warnings": warnings}
 
 

@@ -222,25 +222,25 @@ class S3Storage:
             if "Name or service not known" in reason or "nodename nor servname" in reason \
                     or "Temporary failure in name resolution" in reason:
                 return S3Error(f"target {t!r}: cannot resolve the host of {self._where()}; check endpoint_url "
-                               "and the network (DNS), then run 'reliad replicate' again")
+                               "and the network (DNS), then try again")
             return S3Error(f"target {t!r}: cannot connect to {self._where()} after {self.retries} attempts; check "
-                           "endpoint_url and the network, then run 'reliad replicate' again")
+                           "endpoint_url and the network, then try again")
         if isinstance(e, bx.ConnectTimeoutError | bx.ReadTimeoutError):
             return S3Error(f"target {t!r}: {self._where()} did not answer in time after {self.retries} attempts; "
-                           "check the network, then run 'reliad replicate' again")
+                           "check the network, then try again")
         if isinstance(e, bx.SSLError):
             return S3Error(f"target {t!r}: the TLS handshake with {self._where()} failed; check endpoint_url (http or "
                            "https) and the server's certificate")
         if isinstance(e, _NETWORK_ERRORS):
             return S3Error(f"target {t!r}: the connection to {self._where()} broke while trying to {action} "
-                           f"({type(e).__name__}) after {self.retries} attempts; run 'reliad replicate' again later")
+                           f"({type(e).__name__}) after {self.retries} attempts; try again later")
         if status in (400, 405, 501) or (status and not code[:1].isalpha()):
             shown = f"HTTP {status}" + (f" {code}" if code and code != str(status) else "")
             return S3Error(f"target {t!r}: {self._where()} answered {shown} to '{action}', which is not what an S3 "
                            "server says; check endpoint_url and region")
         if status >= 500 or code in _RETRYABLE_CODES:
             return S3Error(f"target {t!r}: {self._where()} kept failing ({code or status}) while trying to {action} "
-                           f"after {self.retries} attempts; run 'reliad replicate' again later")
+                           f"after {self.retries} attempts; try again later")
         message = e.response.get("Error", {}).get("Message", "") if isinstance(e, bx.ClientError) else str(e)
         return S3Error(f"target {t!r}: S3 error {code or type(e).__name__} while trying to {action}: {message}")
 

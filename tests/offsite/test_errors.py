@@ -76,7 +76,8 @@ def test_backup_succeeds_when_the_offsite_store_is_unreachable(weed, src, tmp_pa
     out = json.loads(proc.stdout)
     assert out["status"] == "ok" and out["replication_pending"] == 1
     assert out["replication"]["offsite"]["state"] == "pending"
-    assert any("replication to 'offsite' is pending" in w for w in out["warnings"])
+    assert any("replication to 'offsite' is pending" in w and "'reliad replicate' (or the next backup) sends" in w
+               for w in out["warnings"])
     status = r.json("replicate", "--status")
     assert status["targets"][0]["pending"][0]["id"] == out["id"]
     assert "cannot connect" in status["targets"][0]["pending"][0]["last_error"]
@@ -92,3 +93,4 @@ def test_backup_succeeds_when_the_offsite_store_is_unreachable(weed, src, tmp_pa
     shutil.rmtree(tmp_path / "repo")
     line = _one_error_line(r.run("restore", out["id"], str(tmp_path / "out2"), expect=1))
     assert "no reachable target holds backup" in line and "cannot connect" in line
+    assert "replicate" not in line  # a restore has nothing to replicate: the advice fits every command
