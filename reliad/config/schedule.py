@@ -207,8 +207,8 @@ def _check_cron(file: Any, key: str, expr: str, tz: dt.tzinfo) -> None:
 def parse_entry(file: Any, key: str, jtype: str, raw: Any, check_cron: bool = True) -> Schedule:
     """One schedule entry in any of its forms; errors name the file and the key.
 
-    `check_cron=False` is for reliad's own default cron lines (tests/test_config.py builds
-    their triggers): checking one imports APScheduler's cron trigger and asyncio, 20-40 ms
+    `check_cron=False` is for reliad's own default cron lines (tests/test_cli_startup.py
+    builds their triggers): checking one imports APScheduler's cron trigger and asyncio, 20-40 ms
     that every command paid at start for a constant."""
 
     if isinstance(raw, str):

@@ -26,7 +26,7 @@ from typing import Any
 
 import crc32c
 
-from reliad.errors import ConfigError, DamageError, NoRepositoryError, RepositoryError
+from reliad.errors import ConfigError, DamageError, NoRepositoryError, ReliadError, RepositoryError
 from reliad.repository import codec
 from reliad.repository.crypto import CIPHER_NAME, HEAD, NONCE, OVERHEAD, TAG, Cipher, check_envelopes, parse_head, unwrap
 from reliad.repository.keys import Secret, make_slot, unlock, write_slot
@@ -256,10 +256,10 @@ class Repository:
     def manifest_fetched(self, backup_id: str) -> Iterator[None]:
         """Within it, every pass over the backup's manifest reads one copy on this machine.
         A restore passes over it twice (its directories first, then every entry), a drill up
-        to four times (the restore, the check of the standby tree, its databases), and from
-        S3 each pass was a download of the whole object: tens of MB for a large tree. Each
-        pass opens the copy anew, so passes may overlap. A local store's object is such a
-        copy already."""
+        to four times (the restore, the check of the standby tree, its databases, and a
+        verification when something is wrong), and from S3 each pass was a download of the
+        whole object: tens of MB for a large tree. Each pass opens the copy anew, so passes
+        may overlap. A local store's object is such a copy already."""
         name = manifest_object(check_backup_id(backup_id))
         if backup_id in self._fetched or self.storage.local_path(name) is not None:
             yield
@@ -268,15 +268,25 @@ class Repository:
             source = self.storage.open_read(name)
         except FileNotFoundError:
             raise RepositoryError(f"{self.storage.location}: no backup {backup_id!r}") from None
-        with source, tempfile.TemporaryDirectory(prefix="reliad-manifest-") as tmp:
-            copy = Path(tmp) / "manifest"
-            with copy.open("wb") as out:
-                shutil.copyfileobj(source, out, 1 << 20)
+        with source:
+            tmp: tempfile.TemporaryDirectory[str] | None = None
+            try:
+                tmp = tempfile.TemporaryDirectory(prefix="reliad-manifest-")
+                copy = Path(tmp.name) / "manifest"
+                with copy.open("wb") as out:
+                    shutil.copyfileobj(source, out, 1 << 20)
+            except OSError as e:
+                if tmp is not None:
+                    tmp.cleanup()
+                raise ReliadError(f"cannot keep a copy of the manifest of backup {backup_id} in "
+                                  f"{tempfile.gettempdir()}: {e.strerror}; set TMPDIR to a directory with room "
+                                  "for it") from None
             self._fetched[backup_id] = copy
             try:
                 yield
             finally:
                 del self._fetched[backup_id]
+                tmp.cleanup()
 
     def start_backup(self, backup_id: str, tmp_dir: Path | None, level: int) -> BackupWriter:
         """A writer for a new backup: frames go into its packs as they come, the manifest is
