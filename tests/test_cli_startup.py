@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from reliad.cli import COMMANDS, load_command, main
 from reliad.config.drills import DEFAULT_SCHEDULES
 from reliad.config.schedule import cron_trigger
-from tests.conftest import REPO_ROOT, Reliad
+from tests.conftest import REPO_ROOT, Reliad, write_config
 
 # per command: modules it has no use for; each one cost start time before
 NOT_NEEDED = {
@@ -74,8 +74,6 @@ def test_the_default_drill_schedules_are_valid_cron_lines(scenario: str) -> None
 
 
 def test_a_drill_schedule_the_user_writes_is_still_checked(tmp_path: Path, src: Path) -> None:
-    from tests.conftest import write_config
-
     cfg = write_config(tmp_path / "reliad.toml", [str(src)],
                        extra='\n[drills.shop]\nstandby = "standby"\nschedule = { general = "0 4 1 13 *" }\n')
     proc = Reliad(cfg).run("check-config", expect=2)

@@ -268,25 +268,25 @@ class Repository:
             source = self.storage.open_read(name)
         except FileNotFoundError:
             raise RepositoryError(f"{self.storage.location}: no backup {backup_id!r}") from None
-        with source:
-            tmp: tempfile.TemporaryDirectory[str] | None = None
-            try:
+        tmp: tempfile.TemporaryDirectory[str] | None = None
+        try:
+            with source:  # closed once copied: S3's download is spooled, partly in memory
                 tmp = tempfile.TemporaryDirectory(prefix="reliad-manifest-")
                 copy = Path(tmp.name) / "manifest"
                 with copy.open("wb") as out:
                     shutil.copyfileobj(source, out, 1 << 20)
-            except OSError as e:
-                if tmp is not None:
-                    tmp.cleanup()
-                raise ReliadError(f"cannot keep a copy of the manifest of backup {backup_id} in "
-                                  f"{tempfile.gettempdir()}: {e.strerror}; set TMPDIR to a directory with room "
-                                  "for it") from None
-            self._fetched[backup_id] = copy
-            try:
-                yield
-            finally:
-                del self._fetched[backup_id]
+        except OSError as e:
+            if tmp is not None:
                 tmp.cleanup()
+            raise ReliadError(f"cannot keep a copy of the manifest of backup {backup_id} in "
+                              f"{tempfile.gettempdir()}: {e.strerror}; set TMPDIR to a directory with room "
+                              "for it") from None
+        self._fetched[backup_id] = copy
+        try:
+            yield
+        finally:
+            del self._fetched[backup_id]
+            tmp.cleanup()
 
     def start_backup(self, backup_id: str, tmp_dir: Path | None, level: int) -> BackupWriter:
         """A writer for a new backup: frames go into its packs as they come, the manifest is
