@@ -283,17 +283,26 @@ class Archiver:
         return True
 
     def _keep(self, piece: bytes | memoryview, entry: Entry, ref_chunks: dict[str, Chunk]) -> None:
-        """Point at the reference backup's copy of a chunk when it has one, else store it."""
-        if ref_chunks:
-            h = chunk_hash(piece)
-            old = ref_chunks.get(h)
-            if old is not None and old.raw_length == len(piece):
-                entry.chunks.append(old)
-                self.stats.chunks_reused += 1
-                return
-            entry.chunks.append(self._store_chunk(piece, (crc32c.crc32c(piece), h)))
-        else:
+        """Point at the reference backup's copy of a chunk when it has one, else store it.
+
+        A small chunk is checksummed and hashed here, as it is read, and not in a compression
+        thread with the rest of its frame. The blake3 package gives up the interpreter lock for
+        every input of 2 KiB or more, so a compression thread hashing a frame's hundred small
+        files took the lock back from this thread about once per file, and each hand-over
+        costs both threads a sleep and a wake-up. Hashed here, the lock is free when BLAKE3
+        gives it up. (The pages of the benchmark: 10-20 % less wall time; docs/PERFORMANCE.md,
+        "Fifth round".) A large chunk gets a frame of its own and is hashed in its
+        compression thread, which gives up the lock once for the whole chunk."""
+        if not ref_chunks and len(piece) >= DIRECT:
             entry.chunks.append(self._store_chunk(piece))
+            return
+        h = chunk_hash(piece)
+        old = ref_chunks.get(h)
+        if old is not None and old.raw_length == len(piece):
+            entry.chunks.append(old)
+            self.stats.chunks_reused += 1
+            return
+        entry.chunks.append(self._store_chunk(piece, (crc32c.crc32c(piece), h)))
 
     def _read_stream(self, fd: int, entry: Entry, ref_chunks: dict[str, Chunk], head: int = 0) -> int:
         """Content of unknown length (a pipe), read to EOF.

@@ -122,7 +122,8 @@ def chunk_hash(data: bytes | memoryview) -> str:
 def _encode(raw: bytes | bytearray | memoryview, level: int, chunks: list[Chunk],
             want_crc: bool) -> tuple[bytes, int]:
     """Worker side: compress the frame, and checksum each chunk's raw slice unless the
-    main thread already had to (to look for it in the reference backup). The CRC32C of the
+    archiver did already (small chunks, and any it looked for in the reference backup:
+    see `Archiver._keep`). The CRC32C of the
     compressed bytes is skipped when the frame is to be sealed: the writer checksums the
     envelope instead."""
     view = memoryview(raw)

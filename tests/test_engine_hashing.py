@@ -1,0 +1,69 @@
+"""Issue 18: where a full backup hashes its chunks, and that the records say the same either way.
+
+The blake3 package gives up the interpreter lock for every input of 2 KiB or more. Hashed in a
+compression thread, each small file made that thread take the lock back from the archiver's
+thread, a sleep and a wake-up for both (docs/PERFORMANCE.md, "Fifth round"). So small chunks
+are hashed by the archiver as it reads them, and large ones (a frame each) in the compression
+threads. Counted by thread, not timed; and every record's CRC32C and BLAKE3 must still be
+those of its own bytes, or a later incremental would reuse the wrong content."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import crc32c
+import pytest
+from conftest import write_config
+from engine_kit import open_repo
+
+from reliad.config import load_config
+from reliad.jobs import archiver
+from reliad.jobs.backup import run_backup
+from reliad.repository import packer
+
+
+def _tree(root: Path) -> dict[bytes, bytes]:
+    """Small files of 2-40 KiB (above the size at which BLAKE3 gives up the lock), and one
+    file cut into several chunks, most of them large enough for frames of their own;
+    returns content by manifest path."""
+    root.mkdir()
+    files = {f"page{i:03d}.html": os.urandom(1024) * (2 + i % 39) for i in range(120)}
+    files["dump.sql"] = os.urandom(3 << 20)
+    for name, data in files.items():
+        (root / name).write_bytes(data)
+    prefix = os.fsencode(root).lstrip(b"/") + b"/"
+    return {prefix + os.fsencode(name): data for name, data in files.items()}
+
+
+def test_small_chunks_are_hashed_as_read_large_ones_in_the_workers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    content = _tree(tmp_path / "src")
+    hashed_in: dict[str, list[int]] = {}  # thread name -> sizes hashed there
+    real_hash = packer.chunk_hash
+
+    def counting_hash(data: bytes | memoryview) -> str:
+        hashed_in.setdefault(threading.current_thread().name, []).append(len(data))
+        return real_hash(data)
+
+    monkeypatch.setattr(packer, "chunk_hash", counting_hash)
+    monkeypatch.setattr(archiver, "chunk_hash", counting_hash)
+    config = load_config(write_config(tmp_path / "reliad.toml", [str(tmp_path / "src")]))
+    bid = run_backup(config, "shop", "full")["id"]
+
+    entries = {e.path: e for e in open_repo(tmp_path / "reliad.toml").entries(bid) if e.type == "file"}
+    assert entries.keys() == content.keys()
+    sizes = [c.raw_length for e in entries.values() for c in e.chunks]
+    assert sorted(hashed_in.pop(threading.main_thread().name)) == sorted(n for n in sizes if n < archiver.DIRECT)
+    assert all(name.startswith("reliad-compress") for name in hashed_in), hashed_in
+    assert sorted(n for part in hashed_in.values() for n in part) == sorted(n for n in sizes if n >= archiver.DIRECT)
+    assert len(sizes) > len(content)  # the dump was cut into several chunks, some of them large
+    for path, data in content.items():
+        pos = 0
+        for c in entries[path].chunks:  # a file's chunks are its bytes in order
+            piece = data[pos:pos + c.raw_length]
+            pos += c.raw_length
+            assert c.raw_crc32c == crc32c.crc32c(piece), path
+            assert c.hash == real_hash(piece), path
+        assert pos == len(data)
