@@ -1,11 +1,14 @@
-"""Issue 18: where a full backup hashes its chunks, and that the records say the same either way.
+"""Issue 18: which thread of a full backup does what, and that the records say the same either way.
 
 The blake3 package gives up the interpreter lock for every input of 2 KiB or more. Hashed in a
 compression thread, each small file made that thread take the lock back from the archiver's
 thread, a sleep and a wake-up for both (docs/PERFORMANCE.md, "Fifth round"). So small chunks
 are hashed by the archiver as it reads them, and large ones (a frame each) in the compression
 threads. Counted by thread, not timed; and every record's CRC32C and BLAKE3 must still be
-those of its own bytes, or a later incremental would reuse the wrong content."""
+those of its own bytes, or a later incremental would reuse the wrong content.
+
+The compression threads run at a lower CPU priority than the archiver's thread, which feeds
+them (see `packer._yield_to_the_feeder`): read from the kernel, per thread."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from engine_kit import open_repo
 from reliad.config import load_config
 from reliad.jobs import archiver
 from reliad.jobs.backup import run_backup
-from reliad.repository import packer
+from reliad.repository import codec, packer
 
 
 def _tree(root: Path) -> dict[bytes, bytes]:
@@ -67,3 +70,28 @@ def test_small_chunks_are_hashed_as_read_large_ones_in_the_workers(
             assert c.raw_crc32c == crc32c.crc32c(piece), path
             assert c.hash == real_hash(piece), path
         assert pos == len(data)
+
+
+def test_compression_threads_run_at_a_lower_priority_than_their_feeder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    content = _tree(tmp_path / "src")
+    nice: dict[str, int] = {}  # thread name -> its nice value while it compressed
+    real_compress = codec.compress
+
+    def watched_compress(raw: bytes | memoryview, level: int) -> bytes:
+        nice[threading.current_thread().name] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        return real_compress(raw, level)
+
+    monkeypatch.setattr(codec, "compress", watched_compress)
+    config = load_config(write_config(tmp_path / "reliad.toml", [str(tmp_path / "src")]))
+    feeder = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    if feeder >= 19:
+        pytest.skip("the tests run at the lowest priority already (nice 19): nothing lower to give")
+    result = run_backup(config, "shop", "full")
+
+    assert result["files"] == len(content)
+    workers = {name: n for name, n in nice.items() if name.startswith("reliad-compress")}
+    assert workers, nice
+    assert all(n > feeder for n in workers.values()), (feeder, workers)
+    assert set(workers.values()) == {min(19, feeder + packer.COMPRESS_NICE)}, (feeder, workers)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == feeder  # the caller's own is untouched
