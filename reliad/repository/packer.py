@@ -143,12 +143,12 @@ def _yield_to_the_feeder() -> None:
     """Run this compression thread at a lower CPU priority (a higher nice value) than the
     thread that feeds it frames.
 
-    The feeder (the archiver: walking, reading, chunking, hashing small files) runs Python:
-    every frame waits for it, and while it holds the interpreter lock so does every other
-    thread. With three threads wanting two cores, the scheduler shared them evenly and
-    preempted the feeder 540-580 times in the benchmark's full backup, often with the lock
-    held. At a lower priority the compression threads give way to it (330-430 times) and use
-    the cores it leaves: the full took 10 % less time and 9 % less CPU (docs/PERFORMANCE.md,
+    The feeder (the archiver: walking, reading, chunking, hashing small files) runs Python,
+    and every frame waits for it. With three threads wanting two cores, the scheduler shared
+    them evenly and preempted the feeder 540-580 times in the benchmark's full backup;
+    preempted with the interpreter lock held, it stopped every thread that needed the lock.
+    At a lower priority the compression threads give way to it (330-430 times) and use the
+    cores it leaves: the full took 10 % less time and 9 % less CPU (docs/PERFORMANCE.md,
     "Fifth round"). On Linux a thread's nice value is its own. A refusal (a sandbox without
     setpriority) leaves the thread as it was, which is only slower."""
     tid = threading.get_native_id()
