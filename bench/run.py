@@ -7,6 +7,8 @@ right after its first result was deleted (see `restore_after_delete`). Within a 
 is taken by every tool in turn before the next step starts (`run_round`). Each timed step ends with
 `sync`, so data still in the page cache is paid for by the step that wrote it. Peak RSS is the
 larger of /usr/bin/time's maximum resident set size and a psutil poll of the process tree's sum.
+Each timed step also records the machine's steal time (`<step>_steal_pct`), and a line under the
+table names, per run, the step that met the most of it.
 
     python -m bench.run                              # 1 GiB tree, all tools, median of 3
     python -m bench.run --scale 0.01 --runs 1        # a quick look
@@ -82,6 +84,25 @@ class Measured:
     rss_mib: float
     stdout: str
     cpu_s: float = 0.0  # user + system time of the step's processes: far steadier than wall time on a shared machine
+    steal_pct: float = 0.0  # share of the machine's CPU time the hypervisor took during the step
+
+
+def cpu_ticks() -> tuple[int, int]:
+    """(stolen, all) CPU ticks of the whole machine since boot, from /proc/stat's first line;
+    (0, 0) where there is none. Steal is time a virtual CPU was ready but the hypervisor ran
+    something else: a step that met much of it was slowed by other machines, not by itself."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    except (OSError, ValueError):
+        return 0, 0
+    return (ticks[7] if len(ticks) == 8 else 0), sum(ticks)
+
+
+def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """Percent of the machine's CPU time stolen between two `cpu_ticks` readings."""
+    total = after[1] - before[1]
+    return 100.0 * (after[0] - before[0]) / total if total > 0 else 0.0
 
 
 class RssPoller:
@@ -128,6 +149,7 @@ def measure(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None
     cmd = ["bash", "-o", "pipefail", "-c", argv[0]] if shell else list(argv)
     if time_bin:
         cmd = [time_bin, "-f", "%M %U %S", "-o", rss_file, *cmd]
+    ticks0 = cpu_ticks()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=full_env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     poller = RssPoller(proc.pid)
@@ -135,6 +157,7 @@ def measure(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None
     polled = poller.stop()
     subprocess.run(["sync"], check=True)
     seconds = time.perf_counter() - t0
+    steal = steal_share(ticks0, cpu_ticks())
     kib, cpu = 0, 0.0
     if time_bin:
         try:
@@ -145,7 +168,7 @@ def measure(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None
     os.unlink(rss_file)
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} exited with {proc.returncode}:\n{err.decode(errors='replace')[-2000:]}")
-    return Measured(seconds, max(kib * 1024, polled) / MiB, out.decode(errors="replace"), cpu)
+    return Measured(seconds, max(kib * 1024, polled) / MiB, out.decode(errors="replace"), cpu, steal)
 
 
 def tree_size(path: Path) -> int:
@@ -353,21 +376,25 @@ def run_round(names: list[str], pristine: Path, work: Path, run: int, seed: int,
     r: dict[str, dict[str, float]] = {name: {} for name in names}
     for name, tool in tools.items():
         m = tool.full()
-        r[name].update(full_s=m.seconds, full_cpu_s=m.cpu_s, rss_mib=m.rss_mib, repo_mib=tool.repo_bytes() / MiB)
+        r[name].update(full_s=m.seconds, full_cpu_s=m.cpu_s, rss_mib=m.rss_mib, repo_mib=tool.repo_bytes() / MiB,
+                       full_steal_pct=m.steal_pct)
     for tool in tools.values():
         gen.mutate(tool.src, seed + 1)
     subprocess.run(["sync"], check=True)
     for name, tool in tools.items():
-        r[name]["incr_s"] = tool.incremental().seconds
-        r[name]["incr_growth_mib"] = tool.repo_bytes() / MiB - r[name]["repo_mib"]
+        m = tool.incremental()
+        r[name].update(incr_s=m.seconds, incr_growth_mib=tool.repo_bytes() / MiB - r[name]["repo_mib"],
+                       incr_steal_pct=m.steal_pct)
     for name, tool in tools.items():
-        r[name]["verify_s"] = tool.verify().seconds
+        m = tool.verify()
+        r[name].update(verify_s=m.seconds, verify_steal_pct=m.steal_pct)
     for name, tool in tools.items():
         m = tool.restore(tool.work / "restored")
-        r[name]["restore_s"], r[name]["restore_cpu_s"] = m.seconds, m.cpu_s
+        r[name].update(restore_s=m.seconds, restore_cpu_s=m.cpu_s, restore_steal_pct=m.steal_pct)
     for name, tool in tools.items():
         m = restore_after_delete(tool, tool.work / "restored")
-        r[name]["restore_deleted_s"], r[name]["restore_deleted_cpu_s"] = m.seconds, m.cpu_s
+        r[name].update(restore_deleted_s=m.seconds, restore_deleted_cpu_s=m.cpu_s,
+                       restore_deleted_steal_pct=m.steal_pct)
     for name in names:
         log(f"{name}: " + ", ".join(f"{k}={v:.2f}" for k, v in r[name].items()))
     return r
@@ -422,6 +449,23 @@ def summarize(result: Result) -> dict[str, Any]:
                              "median": round(med, 3), "wanted": wanted, "met": value <= limit})
     return {"medians": medians, "ratios": ratio, "worst_ratios": worst, "worst": worst_abs, "targets": verdicts,
             "runs": per_run}
+
+
+STEPS = {"full": "full", "incr": "incremental", "verify": "verification", "restore": "restore",
+         "restore_deleted": "restore after deletion"}
+
+
+def steal_line(per_run: list[dict[str, dict[str, float]]]) -> str:
+    """Per run, the timed step that met the most steal time, so that a reader can tell a run
+    the hypervisor slowed from one where a tool was slow: a ratio compares two steps taken
+    seconds apart, and only one of them may have met it."""
+    parts = []
+    for i, run in enumerate(per_run, 1):
+        seen = [(fig.get(f"{step}_steal_pct", 0.0), f"{TITLES[t]}'s {label}")
+                for t, fig in run.items() for step, label in STEPS.items()]
+        pct, where = max(seen, default=(0.0, ""))
+        parts.append(f"run {i} {pct:.0f} %" + (f" ({where})" if pct >= 0.5 else ""))
+    return "steal time (/proc/stat), the most any timed step met: " + ", ".join(parts)
 
 
 def table(summary: dict[str, Any], tools: list[str]) -> str:
@@ -594,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"source tree: {result.info['source_mib']:.0f} MiB, median of {a.runs} run(s), wall times include sync; "
               "targets are checked on the worst run")
         print(table(summary, tools))
+        print(steal_line(summary["runs"]))
         if a.json_out:
             a.json_out.write_text(json.dumps({"info": result.info, **summary}, indent=2))
     finally:

@@ -17,7 +17,7 @@ import pytest
 from conftest import REPO_ROOT, need_program
 
 from bench import gen
-from bench.run import METRICS, PROGRAMS, TOOLS, Result, summarize
+from bench.run import METRICS, PROGRAMS, TOOLS, Result, cpu_ticks, steal_line, steal_share, summarize
 
 
 def _same(a, b) -> bool:
@@ -46,6 +46,7 @@ def test_runner_prints_the_table_on_a_tiny_tree(tmp_path):
     assert "reliad/restic" in header and "reliad/tar+zstd" in header
     for _, label, _ in METRICS:
         assert any(line.startswith(f"| {label}") for line in lines), label
+    assert any(line.startswith("steal time (/proc/stat), the most any timed step met: run 1 ") for line in lines)
     data = json.loads(out.read_text())
     reliad = data["medians"]["reliad"]
     assert set(reliad) == {m for m, _, _ in METRICS}
@@ -117,3 +118,20 @@ def test_a_second_benchmark_on_the_same_work_directory_is_refused(tmp_path):
                               timeout=120)
     assert proc.returncode == 1 and "another benchmark is running" in proc.stderr
     assert not list(work.glob("run-*")) and not list(work.glob("tree-*"))  # it touched nothing
+
+
+def test_the_steal_line_names_each_runs_most_disturbed_step():
+    """Beside the table, which run the hypervisor slowed and where: a ratio compares two steps
+    taken seconds apart, and a reader must be able to tell a slow tool from a stolen CPU."""
+    runs = [{"reliad": {"full_steal_pct": 0.2, "verify_steal_pct": 3.0}, "restic": {"full_steal_pct": 12.4}},
+            {"reliad": {"full_steal_pct": 0.0}, "tar": {"restore_deleted_steal_pct": 0.1}}]
+    line = steal_line(runs)
+    assert "run 1 12 % (restic's full)" in line
+    assert line.endswith("run 2 0 %")
+
+
+def test_steal_share_is_the_stolen_part_of_all_cpu_time():
+    assert steal_share((10, 1000), (60, 1500)) == pytest.approx(10.0)
+    assert steal_share((5, 100), (5, 100)) == 0.0
+    stolen, total = cpu_ticks()
+    assert total > 0 and 0 <= stolen <= total
