@@ -95,3 +95,19 @@ def test_compression_threads_run_at_a_lower_priority_than_their_feeder(
     assert all(n > feeder for n in workers.values()), (feeder, workers)
     assert set(workers.values()) == {min(19, feeder + packer.COMPRESS_NICE)}, (feeder, workers)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == feeder  # the caller's own is untouched
+
+
+def test_a_backup_runs_where_the_priority_cannot_be_lowered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sandbox that refuses setpriority (a seccomp filter returning EPERM) costs speed, not
+    the backup: the compression threads then run at their feeder's priority."""
+    content = _tree(tmp_path / "src")
+
+    def refused(*args: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "setpriority", refused)
+    config = load_config(write_config(tmp_path / "reliad.toml", [str(tmp_path / "src")]))
+    result = run_backup(config, "shop", "full")
+    assert result["status"] == "ok" and result["files"] == len(content)
+    entries = {e.path: e for e in open_repo(tmp_path / "reliad.toml").entries(result["id"]) if e.type == "file"}
+    assert {p: e.size for p, e in entries.items()} == {p: len(d) for p, d in content.items()}
