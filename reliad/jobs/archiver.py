@@ -287,12 +287,12 @@ class Archiver:
 
         A small chunk is checksummed and hashed here, as it is read, and not in a compression
         thread with the rest of its frame. The blake3 package gives up the interpreter lock for
-        every input of 2 KiB or more, so a compression thread hashing a frame's hundred small
+        every input of 2 KiB or more, so a compression thread hashing a frame's sixty-odd small
         files took the lock back from this thread about once per file, and each hand-over
         costs both threads a sleep and a wake-up. Hashed here, the lock is free when BLAKE3
-        gives it up. (The pages of the benchmark: 10-20 % less wall time; docs/PERFORMANCE.md,
-        "Fifth round".) A large chunk gets a frame of its own and is hashed in its
-        compression thread, which gives up the lock once for the whole chunk."""
+        gives it up. (The benchmark's pages: 7-13 % less wall time, medians of alternating
+        runs; docs/PERFORMANCE.md, "Fifth round".) A large chunk gets a frame of its own and
+        is hashed in its compression thread, which gives up the lock once for the whole chunk."""
         if not ref_chunks and len(piece) >= DIRECT:
             entry.chunks.append(self._store_chunk(piece))
             return

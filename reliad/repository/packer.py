@@ -122,10 +122,9 @@ def chunk_hash(data: bytes | memoryview) -> str:
 def _encode(raw: bytes | bytearray | memoryview, level: int, chunks: list[Chunk],
             want_crc: bool) -> tuple[bytes, int]:
     """Worker side: compress the frame, and checksum each chunk's raw slice unless the
-    archiver did already (small chunks, and any it looked for in the reference backup:
-    see `Archiver._keep`). The CRC32C of the
-    compressed bytes is skipped when the frame is to be sealed: the writer checksums the
-    envelope instead."""
+    archiver did already (small chunks, and any it looked for in the reference backup: see
+    `Archiver._keep`). The CRC32C of the compressed bytes is skipped when the frame is to be
+    sealed: the writer checksums the envelope instead."""
     view = memoryview(raw)
     for c in chunks:
         if c.raw_crc32c is None:
