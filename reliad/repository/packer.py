@@ -135,7 +135,7 @@ def _encode(raw: bytes | bytearray | memoryview, level: int, chunks: list[Chunk]
     return stored, crc32c.crc32c(stored) if want_crc else 0
 
 
-COMPRESS_NICE = 5  # how much lower the compression threads' CPU priority is than their feeder's
+COMPRESS_NICE = 2  # how much lower the compression threads' CPU priority is than their feeder's
 
 
 def _yield_to_the_feeder() -> None:
@@ -147,9 +147,12 @@ def _yield_to_the_feeder() -> None:
     them evenly and preempted the feeder 540-580 times in the benchmark's full backup;
     preempted with the interpreter lock held, it stopped every thread that needed the lock.
     At a lower priority the compression threads give way to it (330-430 times) and use the
-    cores it leaves: the full took 10 % less time and 9 % less CPU (docs/PERFORMANCE.md,
-    "Fifth round"). On Linux a thread's nice value is its own. A refusal (a sandbox without
-    setpriority) leaves the thread as it was, which is only slower."""
+    cores it leaves: the full took 7-10 % less time and 3-9 % less CPU (docs/PERFORMANCE.md,
+    "Fifth round"). Two steps are enough (+2, +5 and +10 gave the same times), and the
+    smallest step costs a backup least on a machine whose other work keeps every core busy:
+    at the unit's nice 10, two steps lower leaves compression 64 % of the CPU share it had,
+    five steps a third. On Linux a thread's nice value is its own. A refusal (a sandbox
+    without setpriority) leaves the thread as it was, which is only slower."""
     tid = threading.get_native_id()
     try:
         os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + COMPRESS_NICE)
