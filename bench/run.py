@@ -84,23 +84,27 @@ class Measured:
     rss_mib: float
     stdout: str
     cpu_s: float = 0.0  # user + system time of the step's processes: far steadier than wall time on a shared machine
-    steal_pct: float = 0.0  # share of the machine's CPU time the hypervisor took during the step
+    steal_pct: float | None = None  # share of the machine's CPU time the hypervisor took; None: not counted here
 
 
-def cpu_ticks() -> tuple[int, int]:
-    """(stolen, all) CPU ticks of the whole machine since boot, from /proc/stat's first line;
-    (0, 0) where there is none. Steal is time a virtual CPU was ready but the hypervisor ran
-    something else: a step that met much of it was slowed by other machines, not by itself."""
-    try:
-        with open("/proc/stat") as f:
-            ticks = [int(x) for x in f.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
-    except (OSError, ValueError):
-        return 0, 0
-    return (ticks[7] if len(ticks) == 8 else 0), sum(ticks)
+def cpu_ticks() -> tuple[float, float] | None:
+    """(stolen, all) CPU seconds of the whole machine since boot, from psutil; None where the
+    system does not count steal (psutil has `steal` on Linux only). Steal is time a virtual CPU
+    was ready but the hypervisor ran something else: a step that met much of it was slowed by
+    other machines, not by itself."""
+    t = psutil.cpu_times()
+    if not hasattr(t, "steal"):
+        return None
+    # guest time is counted inside user already
+    return t.steal, sum(getattr(t, f, 0.0) for f in ("user", "nice", "system", "idle", "iowait", "irq",
+                                                        "softirq", "steal"))
 
 
-def steal_share(before: tuple[int, int], after: tuple[int, int]) -> float:
-    """Percent of the machine's CPU time stolen between two `cpu_ticks` readings."""
+def steal_share(before: tuple[float, float] | None, after: tuple[float, float] | None) -> float | None:
+    """Percent of the machine's CPU time stolen between two `cpu_ticks` readings; None when
+    either could not be taken, so that a missing figure never reads as 0 %."""
+    if before is None or after is None:
+        return None
     total = after[1] - before[1]
     return 100.0 * (after[0] - before[0]) / total if total > 0 else 0.0
 
@@ -396,7 +400,7 @@ def run_round(names: list[str], pristine: Path, work: Path, run: int, seed: int,
         r[name].update(restore_deleted_s=m.seconds, restore_deleted_cpu_s=m.cpu_s,
                        restore_deleted_steal_pct=m.steal_pct)
     for name in names:
-        log(f"{name}: " + ", ".join(f"{k}={v:.2f}" for k, v in r[name].items()))
+        log(f"{name}: " + ", ".join(f"{k}={v:.2f}" if v is not None else f"{k}=-" for k, v in r[name].items()))
     return r
 
 
@@ -455,17 +459,21 @@ STEPS = {"full": "full", "incr": "incremental", "verify": "verification", "resto
          "restore_deleted": "restore after deletion"}
 
 
-def steal_line(per_run: list[dict[str, dict[str, float]]]) -> str:
+def steal_line(per_run: list[dict[str, dict[str, float | None]]]) -> str:
     """Per run, the timed step that met the most steal time, so that a reader can tell a run
     the hypervisor slowed from one where a tool was slow: a ratio compares two steps taken
-    seconds apart, and only one of them may have met it."""
+    seconds apart, and only one of them may have met it. A run whose steps could not be
+    measured says so."""
     parts = []
     for i, run in enumerate(per_run, 1):
-        seen = [(fig.get(f"{step}_steal_pct", 0.0), f"{TITLES[t]}'s {label}")
-                for t, fig in run.items() for step, label in STEPS.items()]
-        pct, where = max(seen, default=(0.0, ""))
+        seen = [(pct, f"{TITLES[t]}'s {label}") for t, fig in run.items() for step, label in STEPS.items()
+                if (pct := fig.get(f"{step}_steal_pct")) is not None]
+        if not seen:
+            parts.append(f"run {i} not measured")
+            continue
+        pct, where = max(seen)
         parts.append(f"run {i} {pct:.0f} %" + (f" ({where})" if pct >= 0.5 else ""))
-    return "steal time (/proc/stat), the most any timed step met: " + ", ".join(parts)
+    return "steal time (psutil), the most any timed step met: " + ", ".join(parts)
 
 
 def table(summary: dict[str, Any], tools: list[str]) -> str:
