@@ -8,7 +8,12 @@ threads. Counted by thread, not timed; and every record's CRC32C and BLAKE3 must
 those of its own bytes, or a later incremental would reuse the wrong content.
 
 The compression threads run at a lower CPU priority than the archiver's thread, which feeds
-them (see `packer._yield_to_the_feeder`): read from the kernel, per thread."""
+them (see `packer._yield_to_the_feeder`): read from the kernel, per thread.
+
+A shared frame reaches its compression thread as pieces, which that thread joins: growing one
+buffer in the archiver's thread copied each byte several times there (`Archiver._append`).
+Each piece must own its bytes, or the small tail chunk of a large file would keep that file's
+whole read buffer alive until its frame is written."""
 
 from __future__ import annotations
 
@@ -19,12 +24,15 @@ from pathlib import Path
 import crc32c
 import pytest
 from conftest import write_config
-from engine_kit import open_repo
+from engine_kit import assert_same, open_repo, restored, snapshot
+from pyfastcdc import FastCDC
 
 from reliad.config import load_config
 from reliad.jobs import archiver
 from reliad.jobs.backup import run_backup
+from reliad.jobs.restore import run_restore
 from reliad.repository import codec, packer
+from reliad.repository.repo import CHUNKER
 
 
 def _tree(root: Path) -> dict[bytes, bytes]:
@@ -111,3 +119,41 @@ def test_a_backup_runs_where_the_priority_cannot_be_lowered(tmp_path: Path, monk
     assert result["status"] == "ok" and result["files"] == len(content)
     entries = {e.path: e for e in open_repo(tmp_path / "reliad.toml").entries(result["id"]) if e.type == "file"}
     assert {p: e.size for p, e in entries.items()} == {p: len(d) for p, d in content.items()}
+
+
+def _large_file_with_a_small_tail() -> bytes:
+    """Content that the backup cuts into one chunk of a frame of its own and a tail of 5,000
+    bytes, which goes into a shared frame. The first cut depends only on the bytes before it,
+    so it is found on a longer sample, and the file ends 5,000 bytes after it."""
+    sample = os.urandom(3 << 20)
+    cdc = FastCDC(avg_size=CHUNKER["avg"], min_size=CHUNKER["min"], max_size=CHUNKER["max"], seed=CHUNKER["seed"])
+    first = len(next(iter(cdc.cut_buf(sample))).data)
+    return sample[:first + 5000]
+
+
+def test_the_shared_frame_is_joined_in_a_worker_from_pieces_that_own_their_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    content = _tree(tmp_path / "src")
+    (tmp_path / "src" / "upload.bin").write_bytes(_large_file_with_a_small_tail())
+    joined: list[tuple[str, set[type]]] = []  # per shared frame: the thread, the types of its pieces
+    real_encode = packer._encode
+
+    def watched_encode(frame: packer.Frame, *args: object) -> tuple[bytes, int]:
+        if isinstance(frame, list):
+            joined.append((threading.current_thread().name, {type(p) for p in frame}))
+        return real_encode(frame, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(packer, "_encode", watched_encode)
+    config = load_config(write_config(tmp_path / "reliad.toml", [str(tmp_path / "src")]))
+    result = run_backup(config, "shop", "full")
+    assert result["status"] == "ok" and result["files"] == len(content) + 1
+
+    upload = next(e for e in open_repo(tmp_path / "reliad.toml").entries(result["id"])
+                  if e.path.endswith(b"/upload.bin"))
+    assert [c.raw_length >= archiver.DIRECT for c in upload.chunks] == [True, False]  # the tail is shared
+    assert joined, "no shared frame reached a compression thread as pieces"
+    assert all(name.startswith("reliad-compress") for name, _ in joined), joined
+    assert set().union(*(types for _, types in joined)) == {bytes}, joined
+    dest = tmp_path / "out"
+    run_restore(open_repo(tmp_path / "reliad.toml"), result["id"], dest, [])
+    assert_same(snapshot(tmp_path / "src"), snapshot(restored(dest, tmp_path / "src")))

@@ -27,6 +27,8 @@ from reliad.storage.base import Storage
 
 log = logging.getLogger(__name__)
 
+Frame = bytes | bytearray | memoryview | list[bytes]  # one buffer, or pieces to concatenate
+
 
 class PackWriter:
     """Appends frames to the packs of one backup, starting a new pack at `pack_size`.
@@ -119,12 +121,16 @@ def chunk_hash(data: bytes | memoryview) -> str:
     return blake3.blake3(data).hexdigest(length=16)
 
 
-def _encode(raw: bytes | bytearray | memoryview, level: int, chunks: list[Chunk],
-            want_crc: bool) -> tuple[bytes, int]:
-    """Worker side: compress the frame, and checksum each chunk's raw slice unless the
-    archiver did already (small chunks, and any it looked for in the reference backup: see
-    `Archiver._keep`). The CRC32C of the compressed bytes is skipped when the frame is to be
-    sealed: the writer checksums the envelope instead."""
+def _encode(frame: Frame, level: int, chunks: list[Chunk], want_crc: bool) -> tuple[bytes, int]:
+    """Worker side: join the frame's pieces, compress it, and checksum each chunk's raw slice
+    unless the archiver did already (small chunks, and any it looked for in the reference
+    backup: see `Archiver._keep`). The CRC32C of the compressed bytes is skipped when the
+    frame is to be sealed: the writer checksums the envelope instead."""
+    if isinstance(frame, list):
+        raw: bytes | bytearray | memoryview = b"".join(frame)
+        frame.clear()  # the pieces are not needed once joined, though the pool holds the list
+    else:
+        raw = frame
     view = memoryview(raw)
     for c in chunks:
         if c.raw_crc32c is None:
@@ -197,16 +203,17 @@ class FramePipeline:
         self._thread = threading.Thread(target=self._write_loop, name="reliad-write", daemon=True)
         self._thread.start()
 
-    def submit(self, raw: bytes | bytearray | memoryview, chunks: list[Chunk]) -> None:
-        """Queue a frame; the caller must not change `raw` afterwards (it is not copied)."""
-        size = len(raw)
+    def submit(self, frame: Frame, chunks: list[Chunk]) -> None:
+        """Queue a frame, one buffer or a list of pieces to be joined in a worker thread; the
+        caller must not change it afterwards (it is not copied)."""
+        size = sum(map(len, frame)) if isinstance(frame, list) else len(frame)
         with self._cond:
             self._cond.wait_for(lambda: self._error is not None or self._frames == 0
                                 or self._inflight + size <= self.window)
             self._raise_error()
             self._inflight += size
             self._frames += 1
-        self._queue.put((self.pool.submit(_encode, raw, self.level, chunks, not self._seal), chunks, size))
+        self._queue.put((self.pool.submit(_encode, frame, self.level, chunks, not self._seal), chunks, size))
 
     def drain(self) -> None:
         """Wait until every queued frame is written; raises the first failure."""
