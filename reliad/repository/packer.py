@@ -27,7 +27,7 @@ from reliad.storage.base import Storage
 
 log = logging.getLogger(__name__)
 
-Frame = bytes | bytearray | memoryview | list[bytes]  # one buffer, or pieces to concatenate
+Frame = bytes | memoryview | list[bytes]  # one buffer, or pieces to concatenate
 
 
 class PackWriter:
@@ -127,7 +127,7 @@ def _encode(frame: Frame, level: int, chunks: list[Chunk], want_crc: bool) -> tu
     backup: see `Archiver._keep`). The CRC32C of the compressed bytes is skipped when the
     frame is to be sealed: the writer checksums the envelope instead."""
     if isinstance(frame, list):
-        raw: bytes | bytearray | memoryview = b"".join(frame)
+        raw: bytes | memoryview = b"".join(frame)
         frame.clear()  # the pieces are not needed once joined, though the pool holds the list
     else:
         raw = frame
