@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -167,3 +168,32 @@ def test_offsite_slots_follow_additions_and_revocations(tmp_path, monkeypatch):
     with pytest.raises(Exception, match="does not open"):
         keys.unlock(dst, "rid", keys.Secret("passphrase", b"old passphrase", "test"))
     assert keys.sync_slots(src, dst) == ([], [])
+
+
+def test_the_slots_of_an_offsite_copy_are_changed_where_replication_takes_them_from(tmp_path, src):
+    """Replication mirrors the local repository's slots: a slot added to the offsite copy alone
+    would be removed by the next replication, one removed there would come back. The command
+    refuses that and names the target where the change lasts."""
+    env = {"NEW_PASS": "a much longer new passphrase", "OTHER_PASS": "another long passphrase", **FAST_KDF}
+    media = tmp_path / "media"
+    media.mkdir()
+    cfg = write_config(tmp_path / "reliad.toml", [str(src)],
+                       extra=f'\n[targets.usb]\ntype = "offline"\npath = "{media / "reliad"}"\n')
+    cfg.write_text(cfg.read_text().replace('targets = ["local"]', 'targets = ["local", "usb"]'))
+    r = Reliad(cfg)
+    assert r.json("backup", "shop", "--type", "full", env=env)["replication"]["usb"]["state"] == "replicated"
+    before = r.json("key", "list", "--target", "usb", env=env)["slots"]
+    for argv in (["add", "--passphrase-env", "NEW_PASS"], ["remove", before[0]["id"], "--force"]):
+        said = _one_sentence(r.run("key", argv[0], "--target", "usb", *argv[1:], env=env, expect=2))
+        assert "offsite copy of target 'local'" in said and "--target local" in said, said
+    assert r.json("key", "list", "--target", "usb", env=env)["slots"] == before  # the copy was not touched
+
+    # At the source, the new slot lasts, and replication carries it offsite.
+    added = r.json("key", "add", "--target", "local", "--passphrase-env", "NEW_PASS", env=env)["slot"]
+    r.json("replicate", "--target", "usb", env=env)
+    assert added["id"] in [s["id"] for s in r.json("key", "list", "--target", "usb", env=env)["slots"]]
+
+    # A host rebuilt from the copy alone (no local repository to replicate from) manages the copy's keys.
+    shutil.rmtree(tmp_path / "repo")
+    third = r.json("key", "add", "--target", "usb", "--passphrase-env", "OTHER_PASS", env=env)["slot"]
+    assert third["id"] in [s["id"] for s in r.json("key", "list", "--target", "usb", env=env)["slots"]]

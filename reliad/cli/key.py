@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from reliad.cli.base import Context, command
+from reliad.config.model import OFFSITE_TYPES
 from reliad.errors import ConfigError
 from reliad.keysource import check_private, write_private
 from reliad.redact import register
@@ -42,6 +43,31 @@ def _target_name(ctx: Context, target_name: str | None) -> str:
     if len(ctx.config.targets) == 1:
         return next(iter(ctx.config.targets))
     raise ConfigError(f"{ctx.config.path}: several targets are configured; name one with --target")
+
+
+def _refuse_copy(ctx: Context, name: str, change: str) -> None:
+    """Key slots are changed where replication takes them from. An offsite target fed by a
+    local repository gets that repository's slots at every replication (`sync_slots`), so a
+    slot added to the copy alone was removed by the next replication, and one removed there
+    came back: the command reported a change that did not last. Allowed when the feeding
+    repository does not exist (a host rebuilt from its offsite copy), as nothing replicates."""
+    from reliad.jobs.replicate import feed
+    from reliad.repository.names import CONFIG
+    from reliad.targets import storage_for
+
+    target = ctx.config.target(name)
+    if target.type not in OFFSITE_TYPES:
+        return
+    try:
+        local, _ = feed(ctx.config, target)
+    except ConfigError:
+        return  # no policy replicates into it: its slots are its own
+    if storage_for(local).stat(CONFIG) is None:
+        return
+    lasts = "be removed by" if change == "added to" else "come back with"
+    raise ConfigError(f"target {name!r} is the offsite copy of target {local.name!r}, whose key slots every "
+                      f"replication copies there: a slot {change} the copy alone would {lasts} the next one; "
+                      f"run this with --target {local.name}, and the next 'reliad replicate' carries it offsite")
 
 
 def _open(ctx: Context, target_name: str | None, need_key: bool = True) -> tuple[str, Repository]:
@@ -149,6 +175,7 @@ def key_add_cmd(ctx: Context, target_name: str | None, passphrase_file: Path | N
 
     The current key (from the target's configuration) must open the repository first.
     """
+    _refuse_copy(ctx, _target_name(ctx, target_name), "added to")
     name, repo = _open(ctx, target_name)
     secret, created = _new_secret(passphrase_file, passphrase_env, passphrase_credential, key_file,
                                   new_key_file_path, repo.config.id)
@@ -169,6 +196,7 @@ def key_add_cmd(ctx: Context, target_name: str | None, passphrase_file: Path | N
 def key_remove_cmd(ctx: Context, slot_id: str, target_name: str | None, force: bool) -> int:
     """Revoke a key: remove its slot. The data stays encrypted under the same data key, so a
     revoked secret's holder who copied the data key while it was valid can still read it."""
+    _refuse_copy(ctx, _target_name(ctx, target_name), "removed from")
     name, repo = _open(ctx, target_name)
     slots = read_slots(repo.storage)
     ids = [s.get("id") for s in slots]
