@@ -41,8 +41,10 @@ def test_severe_drill_from_the_bucket_alone(tmp_path, weed, src, bucket):
     (src / "a.txt").write_text("changed after the full\n")
     inc = r.json("backup", "shop", "--type", "incremental")
     assert inc["replication"]["offsite"]["state"] == "replicated"
-    r.run("key", "add", "--target", "offsite", "--passphrase-file", str(tmp_path / "drill-pass.txt"),
+    # The drills' key goes where replication takes the slots from (docs/DRILLS.md), then offsite.
+    r.run("key", "add", "--target", "local", "--passphrase-file", str(tmp_path / "drill-pass.txt"),
           "--label", "drills", env=FAST_KDF)
+    r.run("replicate")
     # The host is lost: its repository, catalog and key file are gone.
     shutil.rmtree(tmp_path / "repo")
     shutil.rmtree(tmp_path / "state")
@@ -95,7 +97,8 @@ def test_severe_drill_with_databases(tmp_path, weed, src, bucket):
                               'sql = "SELECT sum(balance) FROM accounts"\nexpect = "= 20000"\n')
         r = Reliad(cfg)
         r.run("backup", "shop", "--type", "full")
-        r.run("key", "add", "--target", "offsite", "--passphrase-file", str(tmp_path / "drill-pass.txt"), env=FAST_KDF)
+        r.run("key", "add", "--target", "local", "--passphrase-file", str(tmp_path / "drill-pass.txt"), env=FAST_KDF)
+        r.run("replicate")
         shutil.rmtree(tmp_path / "repo")
         shutil.rmtree(tmp_path / "state")
         rec = json.loads(r.run("drill", "shop", "--scenario", "severe", "--json", env=FAST_KDF).stdout)
@@ -110,8 +113,9 @@ def test_a_severe_drill_downloads_the_backups_manifest_once(tmp_path, weed, src,
     passphrase(tmp_path / "drill-pass.txt")
     r = severe_config(tmp_path, weed, src, bucket, 'recovery_key = { passphrase_file = "drill-pass.txt" }\n')
     bid = r.json("backup", "shop", "--type", "full")["id"]
-    r.run("key", "add", "--target", "offsite", "--passphrase-file", str(tmp_path / "drill-pass.txt"),
+    r.run("key", "add", "--target", "local", "--passphrase-file", str(tmp_path / "drill-pass.txt"),
           "--label", "drills", env=FAST_KDF)
+    r.run("replicate")
     opened: list[str] = []
     real_open_read = S3Storage.open_read
 
