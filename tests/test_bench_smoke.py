@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT, need_program
@@ -21,8 +22,11 @@ from bench.run import (
     METRICS,
     PROGRAMS,
     TOOLS,
+    Measured,
     Result,
+    Tool,
     cpu_ticks,
+    full_again,
     self_ratios,
     steal_line,
     steal_share,
@@ -107,6 +111,28 @@ def test_the_twice_line_gives_how_far_each_tool_differs_from_itself():
     assert twice_line(self_ratios([{"reliad": {"full_s": 5.0}}])).endswith(": not measured")
     summary = summarize(Result(runs={"reliad": [{**{m: 1.0 for m, _, _ in METRICS}, "full_again_s": 0.5}]}))
     assert summary["self_ratios"] == {"reliad": [2.0]}
+
+
+def test_the_second_full_reads_a_fresh_copy_into_a_fresh_repository(tmp_path):
+    """Both halves of the comparison do the same work: the first full already read its copy
+    (and wrote every file's access time doing so), and its repository holds every chunk."""
+    pristine = tmp_path / "pristine"
+    (pristine / "sub").mkdir(parents=True)
+    (pristine / "sub" / "f.txt").write_text("content\n")
+    seen: list[tuple[Path, Path, str]] = []
+
+    class Recording(Tool):
+        name = "recording"
+
+        def full(self) -> Measured:
+            seen.append((self.src, self.repo, (self.src / "sub" / "f.txt").read_text()))
+            return Measured(1.0, 1.0, "")
+
+    first = Recording(tmp_path / "run-1", tmp_path / "run-1" / "shop")
+    full_again(first, pristine, tmp_path / "run-1-again")
+    [(src, repo, text)] = seen
+    assert src == tmp_path / "run-1-again" / "shop" and repo == tmp_path / "run-1-again" / "repo"
+    assert text == "content\n"
 
 
 def _bench(tmp_path, *args: str) -> dict:
