@@ -7,6 +7,8 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,19 @@ def src(tmp_path: Path) -> Path:
 @pytest.fixture
 def reliad(tmp_path: Path, src: Path) -> Reliad:
     return Reliad(write_config(tmp_path / "reliad.toml", [str(src)], exclude=["*.tmp"]))
+
+
+@pytest.fixture
+def slow_creation(monkeypatch):
+    """Every O_CREAT open takes 20 ms longer; returns the names of the threads that made them."""
+    real_open = os.open
+    threads: list[str] = []
+
+    def slow_open(path, flags, mode=0o777, *, dir_fd=None):
+        if flags & os.O_CREAT:
+            threads.append(threading.current_thread().name)
+            time.sleep(0.02)
+        return real_open(path, flags, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "open", slow_open)
+    return threads

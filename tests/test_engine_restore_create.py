@@ -10,8 +10,6 @@ and any missing wait shows up as a different result."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -22,22 +20,6 @@ from reliad.jobs import restore
 from reliad.repository.manifest import Entry
 
 FORGED = "20260101T000000.000000Z-d0d0d0"
-
-
-@pytest.fixture
-def slow_creation(monkeypatch):
-    """Every O_CREAT open takes 20 ms longer; returns the names of the threads that made them."""
-    real_open = os.open
-    threads: list[str] = []
-
-    def slow_open(path, flags, mode=0o777, *, dir_fd=None):
-        if flags & os.O_CREAT:
-            threads.append(threading.current_thread().name)
-            time.sleep(0.02)
-        return real_open(path, flags, mode, dir_fd=dir_fd)
-
-    monkeypatch.setattr(os, "open", slow_open)
-    return threads
 
 
 def _contents(tmp_path: Path) -> tuple[Path, dict[bytes, list]]:

@@ -21,6 +21,10 @@ The result is what a single thread in manifest order would give: a path whose fi
 still queued for creation is waited for before anything else is done at that path or
 through it (a duplicate path in a forged manifest, a file in the way of a directory), and a
 hard link waits for its target to be finished.
+
+What was restored is on disk when the restore returns: the destination's file systems are
+synced while it runs and once at the end, and a write error reported there is a restore
+error (reliad/jobs/restore_flush.py).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from typing import Any, TypeVar
 
 from reliad.errors import DamageError, ReliadError
 from reliad.jobs.restore_dirs import premake_dirs
+from reliad.jobs.restore_flush import Flusher
 from reliad.jobs.restore_paths import PathMap, moved, normalise, relative_root, relative_to, strip_components
 from reliad.repository import Repository
 from reliad.repository.manifest import Entry, display_path, safe_relpath
@@ -78,13 +83,17 @@ class DirCache:
     """Open directory fds along the current path; depth-first order makes a stack enough.
 
     `before_open(path)` is called with a directory's path (relative to the root) before it
-    is opened or made, so the restore can first wait for whatever is still to be created there."""
+    is opened or made, so the restore can first wait for whatever is still to be created there;
+    `opened(fd)` with each directory found in place (one the cache made is on its parent's
+    file system), so the restore can sync a file system mounted below DEST too."""
 
-    def __init__(self, root_fd: int, before_open: Callable[[bytes], None] | None = None) -> None:
+    def __init__(self, root_fd: int, before_open: Callable[[bytes], None] | None = None,
+                 opened: Callable[[int], None] | None = None) -> None:
         self.root = DirRef(root_fd)
         self.root.holders += 1  # the caller's: the root fd is closed by whoever opened it
         self.stack: list[tuple[bytes, DirRef]] = []
         self.before_open = before_open
+        self.opened = opened
 
     def ref_for(self, parts: list[bytes]) -> DirRef:
         i = 0
@@ -109,6 +118,9 @@ class DirCache:
                         f"refusing to restore through {os.fsdecode(part)!r}: it is not a real directory"
                     ) from None
                 raise
+            else:
+                if self.opened is not None:
+                    self.opened(fd)
             self.stack.append((part, DirRef(fd)))
         return self.stack[-1][1] if self.stack else self.root
 
@@ -414,8 +426,9 @@ class Restorer:
             root_fd = os.open(self.dest, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except OSError as e:
             raise ReliadError(f"cannot restore into {self.dest}: {e.strerror}") from None
+        flusher = Flusher(root_fd)
         self._writers = _Writers(self.as_root)
-        cache = DirCache(root_fd, self._writers.wait_created)
+        cache = DirCache(root_fd, self._writers.wait_created, flusher.watch)
         matched = False
         def plan(e: Entry) -> list[Any]:
             return e.chunks if e.type in ("file", "hardlink") and _selected(e.path, wanted) else []
@@ -451,11 +464,13 @@ class Restorer:
             self.errors = [err for _, err in sorted(self._failed, key=lambda f: f[0])]
             self.kept = [path for _, path in sorted(self._kept)]
             self._finish_dirs(root_fd)
+            self.errors += [{"path": str(self.dest), "reason": reason} for reason in flusher.finish()]
         finally:
             self._writers.close()  # no fd left open, whatever stopped the loop
             self._collect()
             stream.close()
             cache.close()
+            flusher.close()
             os.close(root_fd)
         if wanted and not matched:
             raise ReliadError(f"backup {backup_id} has no entry at {', '.join(paths)}; 'reliad ls' lists them")
