@@ -194,6 +194,7 @@ def test_prometheus_scrapes_reliad_runs_the_dashboard_and_fires_alerts(
     ReliadBackupFailed fires; after a restart of the service the history is still there."""
     from reliad.repository.lock import writer_lock
 
+    need_program("prometheus")  # a skip after service.start() would stop the service mid-start
     # An offline copy whose media is never there: its `attach` command fails, so every backup
     # stays pending for it and the replication panels have something to show.
     cfg = reliad.config.read_text().replace('targets = ["local"]', 'targets = ["local", "usb"]')
