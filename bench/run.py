@@ -367,12 +367,13 @@ def copy_tree(src: Path, dest: Path) -> None:
 
 
 def run_round(names: list[str], pristine: Path, work: Path, run: int, seed: int,
-              log: Callable[[str], None], twice: bool = False) -> dict[str, dict[str, float]]:
+              log: Callable[[str], None], twice: bool = False, settle: float = 0.0) -> dict[str, dict[str, float]]:
     """One run of every tool, each on a fresh copy in a directory of its own, step by step:
     each step is taken by every tool in turn before the next step starts, so the two figures
     a ratio compares were measured seconds apart rather than a minute (on a shared virtual
     machine the CPU slows down for a minute at a time: in one run of 09:19-09:25 every
-    figure of one tool, CPU time included, came out a quarter higher)."""
+    figure of one tool, CPU time included, came out a quarter higher). `settle` seconds pass
+    between the tools' restores after deletion (`--settle`)."""
     tools: dict[str, Tool] = {}
     for name in names:
         scratch = work / f"run-{run}-{name}"
@@ -402,7 +403,9 @@ def run_round(names: list[str], pristine: Path, work: Path, run: int, seed: int,
     for name, tool in tools.items():
         m = tool.restore(tool.work / "restored")
         r[name].update(restore_s=m.seconds, restore_cpu_s=m.cpu_s, restore_steal_pct=m.steal_pct)
-    for name, tool in tools.items():
+    for k, (name, tool) in enumerate(tools.items()):
+        if k and settle:
+            time.sleep(settle)  # the tool before's deletion leaves ext4's window of recently freed inodes
         m = restore_after_delete(tool, tool.work / "restored")
         r[name].update(restore_deleted_s=m.seconds, restore_deleted_cpu_s=m.cpu_s,
                        restore_deleted_steal_pct=m.steal_pct)
@@ -628,6 +631,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--twice", action=argparse.BooleanOptionalAction, default=True,
                     help="take each tool's full backup a second time in every run, of a fresh copy into a fresh repository, "
                     "and print how far each tool's two figures differ (default: on)")
+    ap.add_argument("--settle", type=float, default=0.0, metavar="SECONDS",
+                    help="pause between the tools' restores after deletion, so that each meets only its own deletion: "
+                    "ext4 without a journal steps over inodes freed in the last 60 s (docs/PERFORMANCE.md; default: 0)")
     a = ap.parse_args(argv)
 
     def log(msg: str) -> None:
@@ -672,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     pristine = pristine_tree(a.work, a.scale, a.seed)
     result = Result(runs={t: [] for t in tools},
                     info={"scale": a.scale, "seed": a.seed, "runs": a.runs, "source_mib": tree_size(pristine) / MiB,
-                          "borg_compression": Borg.compression, "cpus": os.cpu_count()})
+                          "borg_compression": Borg.compression, "cpus": os.cpu_count(), "settle_s": a.settle})
     trash = set_aside_old_runs(a.work)
     check_room(a.work, result.info["source_mib"] * MiB * (4.0 if a.twice else 2.5) * a.runs * len(tools))
     try:
@@ -682,7 +688,7 @@ def main(argv: list[str] | None = None) -> int:
             # thousands were deleted costs several times more (the allocator steps over recently
             # freed inodes), which made restore times depend on which tree went just before.
             order = tools[i % len(tools):] + tools[:i % len(tools)]
-            for t, figures in run_round(order, pristine, a.work, i + 1, a.seed, log, a.twice).items():
+            for t, figures in run_round(order, pristine, a.work, i + 1, a.seed, log, a.twice, a.settle).items():
                 result.runs[t].append(figures)
         summary = summarize(result)
         print(f"source tree: {result.info['source_mib']:.0f} MiB, median of {a.runs} run(s), wall times include sync; "

@@ -12,12 +12,15 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from conftest import REPO_ROOT, need_program
 
 from bench import gen
+from bench import run as bench_run
 from bench.run import (
     METRICS,
     PROGRAMS,
@@ -196,3 +199,20 @@ def test_steal_share_is_the_stolen_part_of_all_cpu_time():
     assert ticks is not None  # Linux counts steal
     stolen, total = ticks
     assert total > 0 and 0 <= stolen <= total
+
+
+def test_settle_pauses_between_the_tools_restores_after_deletion_and_nowhere_else(tmp_path, monkeypatch):
+    """A tool's restore right after deletion also meets the freed inodes of the tool before it
+    for a minute (docs/PERFORMANCE.md, eighth round); `--settle` lets that minute pass."""
+    for program in PROGRAMS["reliad"] + PROGRAMS["tar"]:
+        need_program(program)
+    events: list[tuple[str, object]] = []
+    real_restore = bench_run.restore_after_delete
+    clock = SimpleNamespace(**{n: getattr(time, n) for n in dir(time) if not n.startswith("_")})
+    clock.sleep = lambda s: events.append(("pause", s))  # bench.run's own sleeps only
+    monkeypatch.setattr(bench_run, "time", clock)
+    monkeypatch.setattr(bench_run, "restore_after_delete",
+                        lambda tool, dest: events.append(("restore", tool.name)) or real_restore(tool, dest))
+    pristine = bench_run.pristine_tree(tmp_path, 0.002, 1)
+    bench_run.run_round(["tar", "reliad"], pristine, tmp_path, 1, 1, lambda _: None, settle=61.0)
+    assert events == [("restore", "tar"), ("pause", 61.0), ("restore", "reliad")]
